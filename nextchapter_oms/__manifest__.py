@@ -1,0 +1,28 @@
+{
+    "name": "NextChapter Order Management",
+    "summary": "Order management for web shops: orders by status, fulfilment, "
+    "credit notes and refunds, returns",
+    "version": "18.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/nextchapter/nextchapter_oms",
+    "author": "NextChapter",
+    "license": "LGPL-3",
+    "application": True,
+    "installable": True,
+    "depends": [
+        "sale_stock",
+        "stock_delivery",
+    ],
+    "data": [
+        "security/nextchapter_oms_security.xml",
+        "security/ir.model.access.csv",
+        "wizard/oms_line_cancel_views.xml",
+        "views/sale_order_views.xml",
+        "views/stock_picking_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/nextchapter_oms_menus.xml",
+    ],
+    "demo": [
+        "demo/nextchapter_oms_demo.xml",
+    ],
+}

@@ -1,0 +1,477 @@
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+OMS_STATES = [
+    ("quotation", "Quotation"),
+    ("awaiting_payment", "Awaiting payment"),
+    ("awaiting_shipment", "Awaiting shipment"),
+    ("partially_shipped", "Partially shipped"),
+    ("shipped", "Shipped"),
+    ("cancelled", "Cancelled"),
+]
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    oms_state = fields.Selection(
+        OMS_STATES,
+        string="OMS Status",
+        compute="_compute_oms_state",
+        store=True,
+        index=True,
+        tracking=True,
+        help="Quotation: not confirmed yet.\n"
+        "Awaiting payment: confirmed, not paid, nothing shipped.\n"
+        "Awaiting shipment: paid, nothing shipped.\n"
+        "Partially shipped: some shipments shipped, others still open.\n"
+        "Shipped: no shipment left open and at least one shipped.\n"
+        "Cancelled: the order is cancelled.",
+    )
+    oms_amount_paid = fields.Monetary(
+        string="Amount Paid",
+        compute="_compute_oms_amount_paid",
+        store=True,
+        currency_field="currency_id",
+        help="Money received for this order: done or authorised online payment "
+        "transactions, plus other payments reconciled with its invoices.",
+    )
+    oms_is_paid = fields.Boolean(
+        string="Paid", compute="_compute_oms_amount_paid", store=True
+    )
+    oms_customer_note = fields.Text(
+        string="Customer Remarks",
+        help="Remarks the customer left with the order.",
+    )
+    oms_memo = fields.Html(
+        string="Memo",
+        groups="nextchapter_oms.group_oms_user",
+        help="Internal memo about this order. Never shown to the customer.",
+    )
+    oms_export_state = fields.Selection(
+        [("pending", "Pending"), ("done", "Processed"), ("failed", "Failed")],
+        string="Order Processed",
+        copy=False,
+        readonly=True,
+        tracking=True,
+        help="Whether the order was exported to the shop's external system.",
+    )
+    oms_export_date = fields.Datetime(string="Processed On", copy=False, readonly=True)
+    oms_export_error = fields.Text(string="Export Error", copy=False, readonly=True)
+    oms_shipment_ids = fields.One2many(
+        "stock.picking",
+        string="Shipments",
+        compute="_compute_oms_shipment_ids",
+    )
+    oms_shipment_count = fields.Integer(
+        string="Shipment Count", compute="_compute_oms_shipment_ids"
+    )
+    oms_item_line_ids = fields.One2many(
+        "sale.order.line",
+        string="Items",
+        compute="_compute_oms_item_line_ids",
+    )
+    oms_can_edit_addresses = fields.Boolean(
+        string="Addresses Editable", compute="_compute_oms_can_edit_addresses"
+    )
+    oms_can_cancel_items = fields.Boolean(
+        string="Items Cancellable", compute="_compute_oms_can_cancel_items"
+    )
+    oms_mail_message_ids = fields.Many2many(
+        "mail.message",
+        string="E-mails Sent",
+        compute="_compute_oms_mail_message_ids",
+    )
+
+    @api.depends(
+        "currency_id",
+        "amount_total",
+        "transaction_ids.state",
+        "transaction_ids.amount",
+        "order_line.invoice_lines.move_id.state",
+        "order_line.invoice_lines.move_id.amount_residual",
+    )
+    def _compute_oms_amount_paid(self):
+        paid_by_order = self._oms_get_amounts_paid()
+        for order in self:
+            paid = paid_by_order.get(order.id, 0.0)
+            order.oms_amount_paid = paid
+            order.oms_is_paid = (
+                order.currency_id.compare_amounts(paid, order.amount_total) >= 0
+            )
+
+    @api.depends(
+        "state",
+        "oms_is_paid",
+        "picking_ids.oms_shipment_state",
+    )
+    def _compute_oms_state(self):
+        for order in self:
+            if order.state in ("draft", "sent"):
+                order.oms_state = "quotation"
+            elif order.state == "cancel":
+                order.oms_state = "cancelled"
+            else:
+                shipment_states = set(order.picking_ids.mapped("oms_shipment_state"))
+                if "shipped" in shipment_states:
+                    order.oms_state = (
+                        "partially_shipped"
+                        if "not_shipped" in shipment_states
+                        else "shipped"
+                    )
+                elif order.oms_is_paid:
+                    order.oms_state = "awaiting_shipment"
+                else:
+                    order.oms_state = "awaiting_payment"
+
+    @api.depends("picking_ids.oms_shipment_state")
+    def _compute_oms_shipment_ids(self):
+        for order in self:
+            shipments = order.picking_ids.filtered("oms_shipment_state")
+            order.oms_shipment_ids = shipments
+            order.oms_shipment_count = len(shipments)
+
+    @api.depends("order_line.display_type", "order_line.is_downpayment")
+    def _compute_oms_item_line_ids(self):
+        for order in self:
+            order.oms_item_line_ids = order.order_line.filtered(
+                lambda line: not line.display_type and not line.is_downpayment
+            )
+
+    @api.depends("state", "locked", "picking_ids.oms_shipment_state")
+    def _compute_oms_can_edit_addresses(self):
+        for order in self:
+            order.oms_can_edit_addresses = order._oms_check_addresses_editable()
+
+    @api.depends("state", "locked", "order_line.oms_qty_cancellable")
+    def _compute_oms_can_cancel_items(self):
+        for order in self:
+            order.oms_can_cancel_items = (
+                order.state == "sale"
+                and not order.locked
+                and any(
+                    line.oms_qty_cancellable > 0
+                    for line in order.order_line
+                    if not line.display_type
+                )
+            )
+
+    def _compute_oms_mail_message_ids(self):
+        messages_by_order = defaultdict(lambda: self.env["mail.message"])
+        if self.ids:
+            messages = self.env["mail.message"].search(
+                self._oms_mail_message_domain(), order="date desc, id desc"
+            )
+            for message in messages:
+                messages_by_order[message.res_id] |= message
+        for order in self:
+            order.oms_mail_message_ids = messages_by_order[order.id]
+
+    def write(self, vals):
+        address_fields = {"partner_invoice_id", "partner_shipping_id"} & set(vals)
+        if address_fields:
+            self._oms_check_address_change(vals)
+        if vals.get("partner_shipping_id") and not self.env.context.get(
+            "update_delivery_shipping_partner"
+        ):
+            # Odoo only schedules a warning on the open pickings: carry the new
+            # address to the shipments not done yet instead.
+            confirmed = self.filtered(lambda o: o.state == "sale")
+            others = self - confirmed
+            if others:
+                super(SaleOrder, others).write(vals)
+            if confirmed:
+                open_shipments = confirmed.picking_ids.filtered(
+                    lambda p: p.state not in ("done", "cancel")
+                )
+                old_partners = {
+                    picking: picking.partner_id
+                    for picking in confirmed.picking_ids - open_shipments
+                }
+                super(
+                    SaleOrder,
+                    confirmed.with_context(update_delivery_shipping_partner=True),
+                ).write(vals)
+                # done and cancelled documents keep the address they went to
+                for picking, partner in old_partners.items():
+                    if picking.partner_id != partner:
+                        picking.partner_id = partner
+                if open_shipments:
+                    new_partner = self.env["res.partner"].browse(
+                        vals["partner_shipping_id"]
+                    )
+                    for picking in open_shipments:
+                        picking.message_post(
+                            body=self.env._(
+                                "Delivery address changed on the sales order: "
+                                "now %(address)s.",
+                                address=new_partner.display_name,
+                            )
+                        )
+            return True
+        return super().write(vals)
+
+    def action_confirm(self):
+        res = super().action_confirm()
+        self.filtered(lambda o: not o.oms_export_state).oms_export_state = "pending"
+        return res
+
+    def action_oms_cancel_items(self):
+        self.ensure_one()
+        self._oms_check_items_cancellable()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Cancel Items"),
+            "res_model": "oms.line.cancel",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def action_oms_send_email(self):
+        self.ensure_one()
+        company = self.company_id
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send E-mail"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_model": self._name,
+                "default_res_ids": self.ids,
+                "default_composition_mode": "comment",
+                "default_partner_ids": self.partner_id.ids,
+                "default_subject": self.env._(
+                    "%(company)s - Order %(order)s",
+                    company=company.name,
+                    order=self.name,
+                ),
+                "default_email_from": company.email_formatted
+                or self.env.user.email_formatted,
+                "default_email_layout_xmlid": "mail.mail_notification_layout",
+                "oms_reply_to_company": True,
+                "mark_so_as_sent": False,
+            },
+        }
+
+    def _notify_get_reply_to(self, default=None):
+        res = super()._notify_get_reply_to(default=default)
+        if self.env.context.get("oms_reply_to_company"):
+            for order in self:
+                if order.company_id.email:
+                    res[order.id] = order.company_id.email_formatted
+        return res
+
+    def _oms_mail_message_domain(self):
+        return [
+            ("model", "=", self._name),
+            ("res_id", "in", self.ids),
+            ("message_type", "in", ("comment", "email_outgoing")),
+            ("subtype_id", "=", self.env.ref("mail.mt_comment").id),
+            ("partner_ids", "!=", False),
+        ]
+
+    def _oms_check_addresses_editable(self):
+        self.ensure_one()
+        if self.state in ("draft", "sent"):
+            return True
+        if self.state != "sale" or self.locked:
+            return False
+        shipments = self.picking_ids.filtered("oms_shipment_state")
+        if not shipments:
+            return any(
+                line.oms_qty_to_ship > 0
+                for line in self.order_line
+                if not line.display_type
+            )
+        return "not_shipped" in shipments.mapped("oms_shipment_state")
+
+    def _oms_check_address_change(self, vals):
+        for order in self:
+            changed = any(
+                order[field].id != vals[field]
+                for field in ("partner_invoice_id", "partner_shipping_id")
+                if field in vals
+            )
+            if changed and order.state == "sale" and not order._oms_check_addresses_editable():
+                raise UserError(
+                    self.env._(
+                        "The addresses of order %(order)s can no longer be changed: "
+                        "nothing is left to ship.",
+                        order=order.name,
+                    )
+                )
+
+    def _oms_check_items_cancellable(self):
+        for order in self:
+            if order.state == "cancel":
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s is cancelled: its items cannot be cancelled.",
+                        order=order.name,
+                    )
+                )
+            if order.state != "sale":
+                raise UserError(
+                    self.env._(
+                        "Only confirmed orders have items to cancel; "
+                        "edit the quotation %(order)s instead.",
+                        order=order.name,
+                    )
+                )
+            if order.locked:
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s is locked: unlock it to cancel items.",
+                        order=order.name,
+                    )
+                )
+
+    def _oms_lock_rows(self):
+        """Lock the orders' rows until the end of the transaction, so that two users
+        or two workers acting on the same order are serialised."""
+        if self.ids:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM sale_order WHERE id IN %s FOR UPDATE",
+                    tuple(self.ids),
+                )
+            )
+
+    def _oms_get_amounts_paid(self):
+        """Money received per order, in the order currency.
+
+        Done or authorised online payment transactions of the order, plus the
+        payments reconciled with its posted customer invoices that did not come from
+        those transactions: each euro is counted once. Credit notes reconciled with
+        an invoice are not payments and are left out.
+        """
+        result = defaultdict(float)
+        orders = self.filtered("id")
+        if not orders:
+            return result
+        counted_tx_ids = set()
+        for order in orders:
+            for tx in order.transaction_ids:
+                if tx.state not in ("done", "authorized") or tx.operation == "refund":
+                    continue
+                counted_tx_ids.add(tx.id)
+                result[order.id] += tx.currency_id._convert(
+                    tx.amount,
+                    order.currency_id,
+                    order.company_id,
+                    fields.Date.context_today(order),
+                )
+        invoice_orders = defaultdict(set)
+        for order in orders:
+            for line in order.order_line:
+                for invoice in line.invoice_lines.move_id:
+                    if invoice.move_type == "out_invoice" and invoice.state == "posted":
+                        invoice_orders[invoice.id].add(order.id)
+        if not invoice_orders:
+            return result
+        self.env["account.partial.reconcile"].flush_model()
+        self.env["account.move.line"].flush_model(
+            ["move_id", "account_type", "payment_id", "currency_id"]
+        )
+        self.env["account.move"].flush_model(["move_type", "currency_id"])
+        self.env["account.payment"].flush_model(["payment_transaction_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT inv_line.move_id,
+                       CASE WHEN part.debit_move_id = inv_line.id
+                            THEN part.debit_amount_currency
+                            ELSE part.credit_amount_currency END,
+                       inv.currency_id,
+                       pay.payment_transaction_id
+                  FROM account_move_line inv_line
+                  JOIN account_move inv ON inv.id = inv_line.move_id
+                  JOIN account_partial_reconcile part
+                    ON part.debit_move_id = inv_line.id
+                    OR part.credit_move_id = inv_line.id
+                  JOIN account_move_line counterpart
+                    ON counterpart.id = CASE WHEN part.debit_move_id = inv_line.id
+                                             THEN part.credit_move_id
+                                             ELSE part.debit_move_id END
+                  JOIN account_move counterpart_move
+                    ON counterpart_move.id = counterpart.move_id
+             LEFT JOIN account_payment pay ON pay.id = counterpart.payment_id
+                 WHERE inv_line.move_id IN %s
+                   AND inv_line.account_type = 'asset_receivable'
+                   AND counterpart_move.move_type = 'entry'
+                """,
+                tuple(invoice_orders),
+            )
+        )
+        orders_by_id = {order.id: order for order in orders}
+        for invoice_id, amount, currency_id, tx_id in rows:
+            if tx_id and tx_id in counted_tx_ids:
+                continue
+            currency = self.env["res.currency"].browse(currency_id)
+            for order_id in invoice_orders[invoice_id]:
+                order = orders_by_id[order_id]
+                result[order_id] += currency._convert(
+                    amount or 0.0,
+                    order.currency_id,
+                    order.company_id,
+                    fields.Date.context_today(order),
+                )
+                # an invoice shared by several orders is counted for each of them
+        return result
+
+    # ------------------------------------------------------------------
+    # Demo data
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _oms_demo_prepare(self):
+        """Bring the demo orders into every OMS status with real flows: stock in two
+        warehouses, confirmations, invoices and payments, shipments."""
+
+        def ref(xmlid):
+            return self.env.ref(f"nextchapter_oms.{xmlid}")
+
+        main = self.env.ref("stock.warehouse0")
+        rotterdam = ref("stock_warehouse_rotterdam_demo")
+        quant = self.env["stock.quant"]
+        for product, main_qty, rotterdam_qty in (
+            (ref("product_tshirt_demo"), 50, 20),
+            (ref("product_hoodie_demo"), 1, 10),
+            (ref("product_mug_demo"), 100, 0),
+        ):
+            quant._update_available_quantity(product, main.lot_stock_id, main_qty)
+            if rotterdam_qty:
+                quant._update_available_quantity(
+                    product, rotterdam.lot_stock_id, rotterdam_qty
+                )
+        orders = {
+            name: ref(f"sale_order_{name}_demo")
+            for name in (
+                "awaiting_payment",
+                "awaiting_shipment",
+                "partially_shipped",
+                "shipped",
+                "shipped_b2b",
+                "cancelled",
+            )
+        }
+        self.browse([o.id for o in orders.values()]).action_confirm()
+        for name in ("awaiting_shipment", "shipped"):
+            invoice = orders[name]._create_invoices()
+            invoice.action_post()
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=invoice.ids
+            ).create({})._create_payments()
+        for name in ("partially_shipped", "shipped", "shipped_b2b"):
+            pickings = orders[name].picking_ids
+            pickings.action_assign()
+            for move in pickings.move_ids:
+                move.picked = True
+            pickings.with_context(cancel_backorder=False)._action_done()
+        orders["cancelled"]._action_cancel()
