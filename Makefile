@@ -66,7 +66,8 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pylint --rcfile=.pylintrc $(ADDON)
-	$(VENV)/bin/oca-checks-odoo-module --no-exit-zero . 2>/dev/null || $(VENV)/bin/oca-checks-odoo-module $(ADDON)
+	$(VENV)/bin/oca-checks-odoo-module $(ADDON)
+	$(VENV)/bin/oca-checks-po $(ADDON)/i18n/*.po* 
 
 bench: setup check-db
 	ODOO_HOME=$(ODOO_HOME) PY=$(PY) DB_HOST=$(DB_HOST) DB_PORT=$(DB_PORT) DB_USER=$(DB_USER) \

@@ -28,7 +28,7 @@ read -r total failed errors < <(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0
   awk '{f+=$1; e+=$3; t+=$6} END {print t+0, f+0, e+0}')
 grep -E ' (ERROR|CRITICAL) ' "$LOG" | grep -v 'odoo.addons.base.models.ir_cron' | head -200
 bad=$((failed + errors))
-passed=$((total - bad))
+passed=$((total > bad ? total - bad : 0))
 echo
 echo "$passed passed, $bad failed"
 if [ "$rc" -ne 0 ] || [ "$bad" -ne 0 ] || [ "$total" -eq 0 ] || grep -qE ' (ERROR|CRITICAL) ' "$LOG"; then

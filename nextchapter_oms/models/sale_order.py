@@ -39,9 +39,7 @@ class SaleOrder(models.Model):
         help="Money received for this order: done or authorised online payment "
         "transactions, plus other payments reconciled with its invoices.",
     )
-    oms_is_paid = fields.Boolean(
-        string="Paid", compute="_compute_oms_amount_paid", store=True
-    )
+    oms_is_paid = fields.Boolean(string="Paid", compute="_compute_oms_amount_paid", store=True)
     oms_customer_note = fields.Text(
         string="Customer Remarks",
         help="Remarks the customer left with the order.",
@@ -99,9 +97,7 @@ class SaleOrder(models.Model):
         for order in self:
             paid = paid_by_order.get(order.id, 0.0)
             order.oms_amount_paid = paid
-            order.oms_is_paid = (
-                order.currency_id.compare_amounts(paid, order.amount_total) >= 0
-            )
+            order.oms_is_paid = order.currency_id.compare_amounts(paid, order.amount_total) >= 0
 
     @api.depends(
         "state",
@@ -118,9 +114,7 @@ class SaleOrder(models.Model):
                 shipment_states = set(order.picking_ids.mapped("oms_shipment_state"))
                 if "shipped" in shipment_states:
                     order.oms_state = (
-                        "partially_shipped"
-                        if "not_shipped" in shipment_states
-                        else "shipped"
+                        "partially_shipped" if "not_shipped" in shipment_states else "shipped"
                     )
                 elif order.oms_is_paid:
                     order.oms_state = "awaiting_shipment"
@@ -200,14 +194,11 @@ class SaleOrder(models.Model):
                     if picking.partner_id != partner:
                         picking.partner_id = partner
                 if open_shipments:
-                    new_partner = self.env["res.partner"].browse(
-                        vals["partner_shipping_id"]
-                    )
+                    new_partner = self.env["res.partner"].browse(vals["partner_shipping_id"])
                     for picking in open_shipments:
                         picking.message_post(
                             body=self.env._(
-                                "Delivery address changed on the sales order: "
-                                "now %(address)s.",
+                                "Delivery address changed on the sales order: now %(address)s.",
                                 address=new_partner.display_name,
                             )
                         )
@@ -251,8 +242,7 @@ class SaleOrder(models.Model):
                     company=company.name,
                     order=self.name,
                 ),
-                "default_email_from": company.email_formatted
-                or self.env.user.email_formatted,
+                "default_email_from": company.email_formatted or self.env.user.email_formatted,
                 "default_email_layout_xmlid": "mail.mail_notification_layout",
                 "oms_reply_to_company": True,
                 "mark_so_as_sent": False,
@@ -285,9 +275,7 @@ class SaleOrder(models.Model):
         shipments = self.picking_ids.filtered("oms_shipment_state")
         if not shipments:
             return any(
-                line.oms_qty_to_ship > 0
-                for line in self.order_line
-                if not line.display_type
+                line.oms_qty_to_ship > 0 for line in self.order_line if not line.display_type
             )
         return "not_shipped" in shipments.mapped("oms_shipment_state")
 
@@ -377,9 +365,10 @@ class SaleOrder(models.Model):
             return result
         self.env["account.partial.reconcile"].flush_model()
         self.env["account.move.line"].flush_model(
-            ["move_id", "account_type", "payment_id", "currency_id"]
+            ["move_id", "account_id", "payment_id", "currency_id"]
         )
         self.env["account.move"].flush_model(["move_type", "currency_id"])
+        self.env["account.account"].flush_model(["account_type"])
         self.env["account.payment"].flush_model(["payment_transaction_id"])
         rows = self.env.execute_query(
             SQL(
@@ -392,6 +381,7 @@ class SaleOrder(models.Model):
                        pay.payment_transaction_id
                   FROM account_move_line inv_line
                   JOIN account_move inv ON inv.id = inv_line.move_id
+                  JOIN account_account account ON account.id = inv_line.account_id
                   JOIN account_partial_reconcile part
                     ON part.debit_move_id = inv_line.id
                     OR part.credit_move_id = inv_line.id
@@ -403,7 +393,7 @@ class SaleOrder(models.Model):
                     ON counterpart_move.id = counterpart.move_id
              LEFT JOIN account_payment pay ON pay.id = counterpart.payment_id
                  WHERE inv_line.move_id IN %s
-                   AND inv_line.account_type = 'asset_receivable'
+                   AND account.account_type = 'asset_receivable'
                    AND counterpart_move.move_type = 'entry'
                 """,
                 tuple(invoice_orders),
@@ -447,9 +437,7 @@ class SaleOrder(models.Model):
         ):
             quant._update_available_quantity(product, main.lot_stock_id, main_qty)
             if rotterdam_qty:
-                quant._update_available_quantity(
-                    product, rotterdam.lot_stock_id, rotterdam_qty
-                )
+                quant._update_available_quantity(product, rotterdam.lot_stock_id, rotterdam_qty)
         orders = {
             name: ref(f"sale_order_{name}_demo")
             for name in (

@@ -42,9 +42,7 @@ class SaleOrderLine(models.Model):
         self.ensure_one()
         rounding = self.product_uom.rounding
         if float_compare(quantity, 0.0, precision_rounding=rounding) <= 0:
-            raise UserError(
-                self.env._("The quantity to cancel must be positive.")
-            )
+            raise UserError(self.env._("The quantity to cancel must be positive."))
         if float_compare(quantity, self.oms_qty_cancellable, precision_rounding=rounding) > 0:
             raise UserError(
                 self.env._(
@@ -77,13 +75,16 @@ class SaleOrderLine(models.Model):
                 break
             move_remaining = self.product_uom._compute_quantity(remaining, move.product_uom)
             reduce = min(move_remaining, move.product_uom_qty)
-            chain = move | move.move_orig_ids.filtered(
-                lambda m: m.state not in ("done", "cancel")
-            )
+            chain = move | move.move_orig_ids.filtered(lambda m: m.state not in ("done", "cancel"))
             for chained in chain:
-                if float_compare(
-                    reduce, chained.product_uom_qty, precision_rounding=chained.product_uom.rounding
-                ) >= 0:
+                if (
+                    float_compare(
+                        reduce,
+                        chained.product_uom_qty,
+                        precision_rounding=chained.product_uom.rounding,
+                    )
+                    >= 0
+                ):
                     chained._action_cancel()
                 else:
                     chained.product_uom_qty -= reduce

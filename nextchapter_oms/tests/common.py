@@ -76,7 +76,7 @@ class OmsCommon(AccountTestInvoicingCommon):
 
     @classmethod
     def _oms_prepare_demo_provider(cls):
-        provider = cls.env.ref("payment.payment_provider_demo")
+        provider = cls.env.ref("payment.payment_provider_demo").sudo()
         if provider.company_id != cls.company:
             provider = provider.copy({"company_id": cls.company.id})
         provider.write({"state": "test", "journal_id": cls.bank_journal.id})

@@ -50,9 +50,7 @@ class OmsLineCancel(models.TransientModel):
                 uom=line.product_uom.name,
                 product=line.product_id.display_name,
             )
-        order.message_post(
-            body=Markup("%s<ul>%s</ul>") % (self.env._("Items cancelled:"), items)
-        )
+        order.message_post(body=Markup("%s<ul>%s</ul>") % (self.env._("Items cancelled:"), items))
         return {"type": "ir.actions.act_window_close"}
 
 
@@ -64,13 +62,7 @@ class OmsLineCancelLine(models.TransientModel):
     sale_line_id = fields.Many2one("sale.order.line", string="Order Line", required=True)
     product_id = fields.Many2one(related="sale_line_id.product_id")
     product_uom = fields.Many2one(related="sale_line_id.product_uom", string="Unit")
-    qty_ordered = fields.Float(
-        related="sale_line_id.product_uom_qty", string="Ordered"
-    )
-    qty_delivered = fields.Float(
-        related="sale_line_id.qty_delivered", string="Delivered"
-    )
-    qty_cancellable = fields.Float(
-        related="sale_line_id.oms_qty_cancellable", string="Cancellable"
-    )
+    qty_ordered = fields.Float(related="sale_line_id.product_uom_qty", string="Ordered")
+    qty_delivered = fields.Float(related="sale_line_id.qty_delivered", string="Delivered")
+    qty_cancellable = fields.Float(related="sale_line_id.oms_qty_cancellable", string="Cancellable")
     quantity = fields.Float(string="Quantity to Cancel", digits="Product Unit of Measure")
