@@ -16,6 +16,9 @@
     "data": [
         "security/nextchapter_oms_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
+        "data/mail_template_data.xml",
+        "data/ir_cron_data.xml",
         "wizard/oms_line_cancel_views.xml",
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
