@@ -13,7 +13,7 @@ DATA_DIR  := $(CURDIR)/.odoo-data
 ODOO      := PYTHONPATH=$(ODOO_HOME) $(PY) $(ODOO_HOME)/odoo-bin --addons-path=$(ADDONS_PATH) \
              --db_host=$(DB_HOST) --db_port=$(DB_PORT) --db_user=$(DB_USER) --data-dir=$(DATA_DIR)
 
-.PHONY: help setup check-odoo check-db run test demo-check lint bench clean
+.PHONY: help setup check-odoo check-db run test demo-check lint pot bench clean
 
 help:
 	@echo "make run    - set up what is missing and serve $(DEMO_DB) with demo data on http://localhost:$(HTTP_PORT)"
@@ -68,6 +68,14 @@ lint: setup
 	$(VENV)/bin/pylint --rcfile=.pylintrc $(ADDON)
 	$(VENV)/bin/oca-checks-odoo-module $(ADDON)
 	$(VENV)/bin/oca-checks-po $(ADDON)/i18n/*.po* 
+
+# Export the module's terms to i18n/nextchapter_oms.pot and merge them into i18n/nl.po (needs gettext).
+pot: setup check-db
+	@db=oms_pot_$$$$; dropdb --if-exists -h $(DB_HOST) -p $(DB_PORT) -U $(DB_USER) $$db; \
+	  $(ODOO) -d $$db -i $(ADDON) --without-demo=all --stop-after-init --log-level=warn && \
+	  $(ODOO) -d $$db --i18n-export=$(ADDON)/i18n/$(ADDON).pot --modules=$(ADDON) --stop-after-init --log-level=warn; \
+	  rc=$$?; dropdb --if-exists -h $(DB_HOST) -p $(DB_PORT) -U $(DB_USER) $$db; exit $$rc
+	msgmerge --quiet --no-fuzzy-matching --update --backup=none $(ADDON)/i18n/nl.po $(ADDON)/i18n/$(ADDON).pot
 
 bench: setup check-db
 	ODOO_HOME=$(ODOO_HOME) PY=$(PY) DB_HOST=$(DB_HOST) DB_PORT=$(DB_PORT) DB_USER=$(DB_USER) \

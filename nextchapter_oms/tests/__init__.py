@@ -1,1 +1,4 @@
 from . import test_oms_state
+from . import test_order_form
+from . import test_access
+from . import test_i18n
