@@ -25,6 +25,11 @@
         "views/res_config_settings_views.xml",
         "views/nextchapter_oms_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "nextchapter_oms/static/tests/tours/*.js",
+        ],
+    },
     "demo": [
         "demo/nextchapter_oms_demo.xml",
     ],
