@@ -20,6 +20,8 @@
         "data/mail_template_data.xml",
         "data/ir_cron_data.xml",
         "wizard/oms_line_cancel_views.xml",
+        "wizard/oms_credit_note_create_views.xml",
+        "views/oms_refund_views.xml",
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/res_config_settings_views.xml",

@@ -15,6 +15,60 @@ class ResConfigSettings(models.TransientModel):
 
     # Money settings go below this line.
 
+    oms_refund_mode = fields.Selection(related="company_id.oms_refund_mode", readonly=False)
+    oms_refund_journal_id = fields.Many2one(
+        related="company_id.oms_refund_journal_id", readonly=False
+    )
+    oms_refund_four_eyes = fields.Boolean(related="company_id.oms_refund_four_eyes", readonly=False)
+    oms_refund_batch_interval_number = fields.Integer(
+        string="Refund Batch Every",
+        compute="_compute_oms_refund_batch_schedule",
+        inverse="_inverse_oms_refund_batch_schedule",
+        readonly=False,
+    )
+    oms_refund_batch_interval_type = fields.Selection(
+        [("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks")],
+        string="Refund Batch Unit",
+        compute="_compute_oms_refund_batch_schedule",
+        inverse="_inverse_oms_refund_batch_schedule",
+        readonly=False,
+    )
+    oms_refund_batch_nextcall = fields.Datetime(
+        string="Next Refund Batch",
+        compute="_compute_oms_refund_batch_schedule",
+        inverse="_inverse_oms_refund_batch_schedule",
+        readonly=False,
+    )
+
+    def _oms_refund_batch_cron(self):
+        return self.env.ref("nextchapter_oms.ir_cron_oms_refund_batch", raise_if_not_found=False)
+
+    def _compute_oms_refund_batch_schedule(self):
+        cron = self._oms_refund_batch_cron()
+        for settings in self:
+            cron_sudo = cron.sudo() if cron else None
+            settings.oms_refund_batch_interval_number = cron_sudo.interval_number if cron else 1
+            settings.oms_refund_batch_interval_type = (
+                cron_sudo.interval_type
+                if cron and cron_sudo.interval_type in ("hours", "days", "weeks")
+                else "days"
+            )
+            settings.oms_refund_batch_nextcall = cron_sudo.nextcall if cron else False
+
+    def _inverse_oms_refund_batch_schedule(self):
+        cron = self._oms_refund_batch_cron()
+        if not cron or not self.env.user.has_group("nextchapter_oms.group_oms_manager"):
+            return
+        for settings in self:
+            values = {
+                "interval_number": max(settings.oms_refund_batch_interval_number, 1),
+                "interval_type": settings.oms_refund_batch_interval_type or "days",
+            }
+            if settings.oms_refund_batch_nextcall:
+                values["nextcall"] = settings.oms_refund_batch_nextcall
+            cron.sudo().write(values)
+
+
     # Returns settings go below this line.
 
     # Integration settings go below this line.

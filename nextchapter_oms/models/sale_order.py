@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_amount
 
 OMS_STATES = [
     ("quotation", "Quotation"),
@@ -463,3 +463,255 @@ class SaleOrder(models.Model):
                 move.picked = True
             pickings.with_context(cancel_backorder=False)._action_done()
         orders["cancelled"]._action_cancel()
+
+    # ---- Money ----
+
+    oms_invoice_ids = fields.Many2many(
+        "account.move",
+        string="Invoices and Credit Notes",
+        compute="_compute_oms_money",
+        help="The order's customer invoices, and the customer credit notes linked to it "
+        "(by their lines, or as the reversal of one of its invoices).",
+    )
+    oms_amount_credited = fields.Monetary(
+        string="Amount Credited",
+        compute="_compute_oms_money",
+        currency_field="currency_id",
+        help="Posted customer credit notes linked to the order, in the order currency.",
+    )
+    oms_creditable_amount = fields.Monetary(
+        string="Creditable Amount",
+        compute="_compute_oms_money",
+        currency_field="currency_id",
+        help="What can still be credited: the amount paid minus the amount credited.",
+    )
+    oms_can_credit_note = fields.Boolean(
+        string="Credit Note Possible",
+        compute="_compute_oms_money",
+        help="The order is confirmed, invoiced and paid for more than was credited.",
+    )
+    oms_refund_ids = fields.One2many(
+        "oms.refund", "order_id", string="Refunds", groups="nextchapter_oms.group_oms_user"
+    )
+    oms_refund_count = fields.Integer(
+        string="Refund Count",
+        compute="_compute_oms_refund_count",
+        groups="nextchapter_oms.group_oms_user",
+    )
+
+    @api.depends(
+        "state",
+        "oms_amount_paid",
+        "order_line.invoice_lines.move_id.state",
+        "order_line.invoice_lines.move_id.amount_total",
+    )
+    def _compute_oms_money(self):
+        moves_by_order = self._oms_get_linked_moves()
+        credited_by_order = self._oms_get_amounts_credited(moves_by_order)
+        for order in self:
+            moves = moves_by_order.get(order.id, self.env["account.move"])
+            credited = credited_by_order.get(order.id, 0.0)
+            order.oms_invoice_ids = moves.sorted(lambda m: (m.invoice_date or m.date, m.id))
+            order.oms_amount_credited = credited
+            order.oms_creditable_amount = order.oms_amount_paid - credited
+            order.oms_can_credit_note = (
+                order.state == "sale"
+                and any(m.move_type == "out_invoice" and m.state == "posted" for m in moves)
+                and order.currency_id.compare_amounts(order.oms_amount_paid, credited) > 0
+            )
+
+    @api.depends("oms_refund_ids")
+    def _compute_oms_refund_count(self):
+        for order in self:
+            order.oms_refund_count = len(order.oms_refund_ids)
+
+    def action_oms_create_credit_note(self):
+        """Open the standalone credit note wizard (money back without a returned item)."""
+        self.ensure_one()
+        self._oms_check_can_credit_note()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Credit Note"),
+            "res_model": "oms.credit.note.create",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def action_oms_view_refunds(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("nextchapter_oms.oms_refund_action")
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def _oms_check_can_credit_note(self):
+        for order in self:
+            if order.state != "sale":
+                raise UserError(
+                    self.env._(
+                        "Only confirmed orders can be credited; %(order)s is not.",
+                        order=order.name,
+                    )
+                )
+            if not order._oms_get_invoices().filtered(lambda m: m.state == "posted"):
+                raise UserError(
+                    self.env._("Order %(order)s has no posted invoice to credit.", order=order.name)
+                )
+            order._oms_check_credit_ceiling(0.0, strict=True)
+
+    def _oms_get_invoices(self):
+        """The order's customer invoices (not credit notes), any status."""
+        return self.order_line.invoice_lines.move_id.filtered(
+            lambda m: m.move_type == "out_invoice"
+        )
+
+    def _oms_get_linked_moves(self):
+        """Customer invoices and credit notes of each order: ``{order_id: moves}``.
+
+        A credit note belongs to an order when one of its lines is linked to the order's
+        lines (Odoo's reversal of a sale invoice keeps them, so do returns) or when it
+        reverses one of the order's invoices. Two queries for any number of orders."""
+        result = defaultdict(lambda: self.env["account.move"])
+        orders = self.filtered("id")
+        if not orders:
+            return result
+        self.env["sale.order.line"].flush_model(["order_id", "invoice_lines"])
+        self.env["account.move.line"].flush_model(["move_id"])
+        self.env["account.move"].flush_model(["move_type", "reversed_entry_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT sol.order_id, aml.move_id
+                  FROM sale_order_line sol
+                  JOIN sale_order_line_invoice_rel rel ON rel.order_line_id = sol.id
+                  JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                  JOIN account_move move ON move.id = aml.move_id
+                 WHERE sol.order_id IN %(orders)s
+                   AND move.move_type IN ('out_invoice', 'out_refund')
+                 UNION
+                SELECT sol.order_id, refund.id
+                  FROM sale_order_line sol
+                  JOIN sale_order_line_invoice_rel rel ON rel.order_line_id = sol.id
+                  JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                  JOIN account_move refund ON refund.reversed_entry_id = aml.move_id
+                 WHERE sol.order_id IN %(orders)s
+                   AND refund.move_type = 'out_refund'
+                """,
+                orders=tuple(orders.ids),
+            )
+        )
+        move_ids_by_order = defaultdict(list)
+        for order_id, move_id in rows:
+            move_ids_by_order[order_id].append(move_id)
+        for order_id, move_ids in move_ids_by_order.items():
+            result[order_id] = self.env["account.move"].browse(move_ids)
+        return result
+
+    def _oms_get_amounts_credited(self, moves_by_order=None, extra_moves=None):
+        """Posted customer credit notes per order, in the order currency.
+
+        A credit note linked to one order counts in full for it. One spanning several orders
+        counts its lines linked to each order; lines linked to none count for each of them
+        (never less than credited). ``extra_moves`` are draft credit notes about to be
+        posted, counted as if they were."""
+        result = defaultdict(float)
+        if moves_by_order is None:
+            moves_by_order = self._oms_get_linked_moves()
+        extra_moves = extra_moves or self.env["account.move"]
+        credit_note_orders = defaultdict(lambda: self.env["sale.order"])
+        for order in self:
+            moves = moves_by_order.get(order.id, self.env["account.move"])
+            for move in moves.filtered(
+                lambda m: m.move_type == "out_refund" and (m.state == "posted" or m in extra_moves)
+            ):
+                credit_note_orders[move] |= order
+        for move, orders in credit_note_orders.items():
+            for order, amount in move._oms_get_amounts_by_order(orders).items():
+                result[order.id] += amount
+        return result
+
+    def _oms_get_amounts_refunded(self, exclude=None):
+        """Refunds per order that left or are leaving (processing, done), in the order
+        currency, without the refunds in ``exclude``."""
+        result = defaultdict(float)
+        refunds = (
+            self.env["oms.refund"]
+            .sudo()
+            .search([("order_id", "in", self.ids), ("state", "in", ("processing", "done"))])
+        )
+        if exclude:
+            refunds -= exclude
+        for refund in refunds:
+            result[refund.order_id.id] += refund._oms_amount_in_order_currency()
+        return result
+
+    def _oms_check_credit_ceiling(self, extra_amount=0.0, strict=False):
+        """Refuse crediting ``extra_amount`` (order currency) more on this order when the
+        order's posted credit notes would then exceed what was paid for it.
+
+        Public helper for every part that credits an order (the credit note wizard, returns,
+        the posting of any customer credit note). It locks the order's row and marks it
+        updated, so that of two transactions crediting the same order at once the second
+        waits for the first and then fails to serialise (and is retried by Odoo) instead of
+        passing the check on data that no longer holds. ``strict``: refuse when nothing is
+        left to credit even if ``extra_amount`` is zero."""
+        self.ensure_one()
+        self._oms_lock_for_credit()
+        self._oms_check_credit_ceilings({self: extra_amount}, strict=strict)
+
+    def _oms_lock_for_credit(self):
+        if not self.ids:
+            return
+        self._oms_lock_rows()
+        # A plain row lock does not stop a REPEATABLE READ transaction that took its snapshot
+        # earlier from reading stale credit notes once the lock is released: updating the row
+        # makes such a transaction fail to serialise instead.
+        self.env.cr.execute(
+            SQL("UPDATE sale_order SET write_date = write_date WHERE id IN %s", tuple(self.ids))
+        )
+
+    def _oms_check_credit_ceilings(self, extra_by_order, extra_moves=None, strict=False):
+        """Check ``{order: extra amount in order currency}`` against the ceiling (rows
+        must be locked by the caller)."""
+        orders = self.browse([order.id for order in extra_by_order])
+        paid_by_order = orders._oms_get_amounts_paid()
+        credited_by_order = orders._oms_get_amounts_credited(extra_moves=extra_moves)
+        for order in orders:
+            extra = extra_by_order.get(order, 0.0)
+            paid = paid_by_order.get(order.id, 0.0)
+            credited = credited_by_order.get(order.id, 0.0) + extra
+            currency = order.currency_id
+            if currency.is_zero(paid) and (strict or not currency.is_zero(credited)):
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s has not been paid: cancel its unpaid invoice instead "
+                        "of crediting it.",
+                        order=order.name,
+                    )
+                )
+            if currency.compare_amounts(credited, paid) > 0:
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s cannot be credited %(amount)s more: only %(paid)s was "
+                        "paid for it, %(credited)s of which is credited already.",
+                        order=order.name,
+                        amount=order._oms_format_amount(extra),
+                        paid=order._oms_format_amount(paid),
+                        credited=order._oms_format_amount(credited - extra),
+                    )
+                )
+            if strict and currency.compare_amounts(credited, paid) >= 0:
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s has nothing left to credit: the %(paid)s paid for it "
+                        "is credited already.",
+                        order=order.name,
+                        paid=order._oms_format_amount(paid),
+                    )
+                )
+
+    def _oms_format_amount(self, amount):
+        self.ensure_one()
+        return format_amount(self.env, amount, self.currency_id)
