@@ -22,6 +22,10 @@
         "wizard/oms_line_cancel_views.xml",
         "wizard/oms_credit_note_create_views.xml",
         "views/oms_refund_views.xml",
+        "views/oms_return_reason_views.xml",
+        "views/oms_return_notice_views.xml",
+        "views/oms_return_views.xml",
+        "views/portal_templates.xml",
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/res_config_settings_views.xml",
@@ -34,5 +38,6 @@
     },
     "demo": [
         "demo/nextchapter_oms_demo.xml",
+        "demo/oms_return_demo.xml",
     ],
 }

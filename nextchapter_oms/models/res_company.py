@@ -38,4 +38,11 @@ class ResCompany(models.Model):
 
     # Returns settings (oms_return_restock_default …) go below this line.
 
+    oms_return_restock_default = fields.Boolean(
+        string="Restock Returns by Default",
+        default=True,
+        help="New returns put the returned items back into stock unless customer service "
+        "unticks Restock.",
+    )
+
     # Integration settings (oms_export_… , oms_tracking_…) go below this line.

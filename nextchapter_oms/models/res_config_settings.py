@@ -71,4 +71,12 @@ class ResConfigSettings(models.TransientModel):
 
     # Returns settings go below this line.
 
+    oms_return_restock_default = fields.Boolean(
+        related="company_id.oms_return_restock_default",
+        readonly=False,
+        string="Restock Returns by Default",
+        help="New returns put the returned items back into stock unless customer service "
+        "unticks Restock.",
+    )
+
     # Integration settings go below this line.

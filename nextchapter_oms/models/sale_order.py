@@ -715,3 +715,78 @@ class SaleOrder(models.Model):
     def _oms_format_amount(self, amount):
         self.ensure_one()
         return format_amount(self.env, amount, self.currency_id)
+
+    # ---- Returns ----
+
+    oms_return_notice_ids = fields.One2many(
+        "oms.return.notice",
+        "order_id",
+        string="Return Notices",
+        groups="nextchapter_oms.group_oms_user",
+    )
+    oms_return_ids = fields.One2many(
+        "oms.return",
+        "order_id",
+        string="Returns",
+        groups="nextchapter_oms.group_oms_user",
+    )
+    oms_return_count = fields.Integer(
+        string="Return Count",
+        compute="_compute_oms_return_count",
+        groups="nextchapter_oms.group_oms_user",
+    )
+    oms_can_return = fields.Boolean(
+        string="Items Returnable",
+        compute="_compute_oms_can_return",
+        help="Something was shipped and not returned yet.",
+    )
+
+    @api.depends("oms_return_ids")
+    def _compute_oms_return_count(self):
+        for order in self:
+            order.oms_return_count = len(order.oms_return_ids)
+
+    @api.depends("state", "order_line.qty_delivered")
+    def _compute_oms_can_return(self):
+        returnable = self.env["oms.return"]._oms_get_returnable_quantities(
+            self.order_line.filtered(
+                lambda line: not line.display_type and not line.is_delivery
+            )
+        )
+        for order in self:
+            order.oms_can_return = order.state == "sale" and any(
+                returnable.get(line.id, 0.0) > 0 for line in order.order_line
+            )
+
+    def action_oms_return(self):
+        """Open a new return of the order's shipped items."""
+        self.ensure_one()
+        if not self.oms_can_return:
+            raise UserError(
+                self.env._(
+                    "Order %(order)s has no shipped items left to return.", order=self.name
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Return"),
+            "res_model": "oms.return",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+            "context": {"default_order_id": self.id, "default_company_id": self.company_id.id},
+        }
+
+    def action_oms_view_returns(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("nextchapter_oms.oms_return_action")
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {"default_order_id": self.id}
+        return action
+
+    def _oms_portal_can_return(self):
+        """Whether the customer can announce a return of this order on the portal."""
+        self.ensure_one()
+        return self.state == "sale" and bool(
+            self.env["oms.return.notice"].sudo()._oms_get_announceable_quantities(self.sudo())
+        )

@@ -7,3 +7,5 @@ from . import test_fulfilment_shipment
 from . import test_money_ceiling
 from . import test_money_refund
 from . import test_money_concurrency
+from . import test_returns_process
+from . import test_returns_portal
