@@ -29,6 +29,7 @@
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/res_config_settings_views.xml",
+        "views/oms_integration_log_views.xml",
         "views/nextchapter_oms_menus.xml",
     ],
     "assets": {

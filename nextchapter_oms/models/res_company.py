@@ -1,4 +1,9 @@
-from odoo import fields, models
+from urllib.parse import urlsplit
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+OMS_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ResCompany(models.Model):
@@ -46,3 +51,68 @@ class ResCompany(models.Model):
     )
 
     # Integration settings (oms_export_… , oms_tracking_…) go below this line.
+
+    oms_export_enabled = fields.Boolean(
+        string="Export Processed Orders",
+        help="Send every confirmed order to the shop's external system (ERP or warehouse).",
+    )
+    oms_export_url = fields.Char(
+        string="Export URL",
+        help="HTTPS address that receives the orders as JSON (plain http only to localhost).",
+    )
+    oms_export_secret = fields.Char(
+        string="Export Secret",
+        groups="base.group_system",
+        copy=False,
+        help="Shared secret: each export carries the header X-OMS-Signature, the hex "
+        "HMAC-SHA256 of the request body with this secret.",
+    )
+    oms_export_timeout = fields.Integer(
+        string="Export Timeout",
+        default=10,
+        help="Seconds to wait for the external system before the export counts as failed.",
+    )
+    oms_tracking_secret = fields.Char(
+        string="Tracking Import Secret",
+        groups="base.group_system",
+        copy=False,
+        help="Shared secret of the carrier or middleware calling /oms/tracking: the header "
+        "X-OMS-Signature must be the hex HMAC-SHA256 of the request body with this secret.",
+    )
+    oms_tracking_email = fields.Boolean(
+        string="E-mail Customers on Tracking Import",
+        help="When a carrier reports a shipment as shipped, e-mail the customer the track & "
+        "trace link.",
+    )
+
+    @api.constrains("oms_export_url")
+    def _check_oms_export_url(self):
+        for company in self:
+            if company.oms_export_url and not self._oms_is_valid_export_url(company.oms_export_url):
+                raise ValidationError(
+                    self.env._(
+                        "The export URL %(url)s must use https "
+                        "(plain http is only allowed to localhost).",
+                        url=company.oms_export_url,
+                    )
+                )
+
+    @api.constrains("oms_export_timeout")
+    def _check_oms_export_timeout(self):
+        for company in self:
+            if not 1 <= company.oms_export_timeout <= 120:
+                raise ValidationError(
+                    self.env._("The export timeout must be between 1 and 120 seconds.")
+                )
+
+    @api.model
+    def _oms_is_valid_export_url(self, url):
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        if not parts.hostname:
+            return False
+        if parts.scheme == "https":
+            return True
+        return parts.scheme == "http" and parts.hostname in OMS_LOCAL_HOSTS

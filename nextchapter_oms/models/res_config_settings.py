@@ -80,3 +80,10 @@ class ResConfigSettings(models.TransientModel):
     )
 
     # Integration settings go below this line.
+
+    oms_export_enabled = fields.Boolean(related="company_id.oms_export_enabled", readonly=False)
+    oms_export_url = fields.Char(related="company_id.oms_export_url", readonly=False)
+    oms_export_secret = fields.Char(related="company_id.oms_export_secret", readonly=False)
+    oms_export_timeout = fields.Integer(related="company_id.oms_export_timeout", readonly=False)
+    oms_tracking_secret = fields.Char(related="company_id.oms_tracking_secret", readonly=False)
+    oms_tracking_email = fields.Boolean(related="company_id.oms_tracking_email", readonly=False)

@@ -1,8 +1,19 @@
+import hashlib
+import hmac
+import json
+import logging
+import time
 from collections import defaultdict
+from datetime import timedelta
+
+import requests
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.modules import module as odoo_module
 from odoo.tools import SQL, format_amount
+
+_logger = logging.getLogger(__name__)
 
 OMS_STATES = [
     ("quotation", "Quotation"),
@@ -790,3 +801,333 @@ class SaleOrder(models.Model):
         return self.state == "sale" and bool(
             self.env["oms.return.notice"].sudo()._oms_get_announceable_quantities(self.sudo())
         )
+
+    # ---- Integrations ----
+
+    # orders exported per chunk (one transaction, committed by the cron) and per cron run
+    _oms_export_batch_size = 10
+    _oms_export_run_limit = 200
+    # minutes to wait before the next try, by number of failed attempts (the last repeats)
+    _oms_export_backoff = (5, 15, 60, 240, 720, 1440)
+
+    oms_export_revision = fields.Integer(
+        string="Export Revision",
+        default=1,
+        copy=False,
+        readonly=True,
+        help="Raised when a processed order is exported again; the idempotency key of "
+        "an export is the order number and this revision.",
+    )
+    oms_export_attempts = fields.Integer(
+        string="Export Attempts",
+        copy=False,
+        readonly=True,
+        help="Attempts to export the current revision.",
+    )
+    oms_export_next_try = fields.Datetime(
+        string="Next Export Try",
+        copy=False,
+        readonly=True,
+        help="A failed export is tried again from this moment on.",
+    )
+    oms_can_export_again = fields.Boolean(
+        string="Can Be Exported Again", compute="_compute_oms_can_export_again"
+    )
+
+    @api.depends("oms_export_state")
+    def _compute_oms_can_export_again(self):
+        for order in self:
+            order.oms_can_export_again = order.oms_export_state in ("done", "failed")
+
+    def action_oms_export_again(self):
+        """Queue the orders for a new export: a processed order gets a new revision
+        (a new idempotency key), a failed one is retried with the same key."""
+        self._oms_lock_rows()
+        self.invalidate_recordset(
+            ["oms_export_state", "oms_export_revision", "oms_export_attempts"]
+        )
+        for order in self:
+            if not order.oms_can_export_again:
+                if order.oms_export_state == "pending":
+                    message = self.env._(
+                        "Order %(order)s is already waiting to be exported.", order=order.name
+                    )
+                else:
+                    message = self.env._(
+                        "Order %(order)s is not confirmed: there is nothing to export.",
+                        order=order.name,
+                    )
+                raise UserError(message)
+        for order in self:
+            vals = {
+                "oms_export_state": "pending",
+                "oms_export_attempts": 0,
+                "oms_export_next_try": False,
+                "oms_export_error": False,
+            }
+            if order.oms_export_state == "done":
+                vals["oms_export_revision"] = order.oms_export_revision + 1
+            order.write(vals)
+        self.env.ref("nextchapter_oms.ir_cron_oms_export").sudo()._trigger()
+        return True
+
+    @api.model
+    def _cron_export_orders(self):
+        """Export the pending and due failed orders of the companies that configured
+        the export, in chunks; clean up old integration logs.
+
+        Each chunk is committed on purpose: the external system has received those
+        orders, so their results must survive a failure of a later chunk. A retry
+        after a crash resends the same idempotency key, which the receiver ignores.
+        """
+        more_logs = self.env["oms.integration.log"]._oms_cleanup()
+        self._oms_commit()
+        companies = (
+            self.env["res.company"]
+            .sudo()
+            .search(
+                [
+                    ("oms_export_enabled", "=", True),
+                    ("oms_export_url", "!=", False),
+                    ("oms_export_secret", "!=", False),
+                ]
+            )
+        )
+        more_orders = False
+        if companies:
+            domain = [
+                ("oms_export_state", "in", ("pending", "failed")),
+                ("company_id", "in", companies.ids),
+                "|",
+                ("oms_export_next_try", "=", False),
+                ("oms_export_next_try", "<=", fields.Datetime.now()),
+            ]
+            orders_model = self.sudo()
+            last_id = 0
+            exported = 0
+            while exported < self._oms_export_run_limit:
+                orders = orders_model.search(
+                    [*domain, ("id", ">", last_id)],
+                    order="id",
+                    limit=self._oms_export_batch_size,
+                )
+                if not orders:
+                    break
+                last_id = orders[-1].id
+                exported += len(orders._oms_export())
+                self._oms_commit()
+            else:
+                more_orders = bool(orders_model.search([*domain, ("id", ">", last_id)], limit=1))
+        if more_logs or more_orders:
+            self.env.ref("nextchapter_oms.ir_cron_oms_export").sudo()._trigger()
+
+    def _oms_commit(self):
+        # the export cron commits per chunk on purpose, see _cron_export_orders
+        if not odoo_module.current_test:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _oms_export(self):
+        """Export a chunk of orders; return the orders tried. Orders locked by another
+        transaction (an export running elsewhere) are left for the next run, and one
+        bad order never stops the others."""
+        if not self.ids:
+            return self
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id FROM sale_order WHERE id IN %s FOR UPDATE SKIP LOCKED",
+                tuple(self.ids),
+            )
+        )
+        orders = self.browse([row[0] for row in rows])
+        orders.invalidate_recordset(
+            [
+                "oms_export_state",
+                "oms_export_revision",
+                "oms_export_attempts",
+                "oms_export_next_try",
+            ]
+        )
+        now = fields.Datetime.now()
+        orders = orders.filtered(
+            lambda o: (
+                o.oms_export_state in ("pending", "failed")
+                and (not o.oms_export_next_try or o.oms_export_next_try <= now)
+            )
+        )
+        log_vals = [order._oms_export_one() for order in orders]
+        self.env["oms.integration.log"]._oms_log(log_vals)
+        return orders
+
+    def _oms_export_one(self):
+        """POST the order to the company's export URL and record the result; return
+        the values of its integration log."""
+        self.ensure_one()
+        company = self.company_id.sudo()
+        url = company.oms_export_url
+        key = self._oms_export_idempotency_key()
+        status = 0
+        error = False
+        start = time.monotonic()
+        try:
+            with self.env.cr.savepoint():
+                body = self._oms_export_body()
+            signature = hmac.new(
+                company.oms_export_secret.encode(), body, hashlib.sha256
+            ).hexdigest()
+            response = requests.post(
+                url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-OMS-Signature": signature,
+                    "X-OMS-Idempotency-Key": key,
+                },
+                timeout=company.oms_export_timeout,
+                allow_redirects=False,
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = self.env._(
+                    "The external system answered HTTP %(status)s: %(answer)s",
+                    status=status,
+                    answer=response.text[:500],
+                )
+        except requests.Timeout:
+            error = self.env._(
+                "The external system did not answer within %(timeout)s seconds.",
+                timeout=company.oms_export_timeout,
+            )
+        except requests.RequestException as exc:
+            error = self.env._(
+                "The external system could not be reached: %(error)s", error=str(exc)
+            )
+        except Exception as exc:  # one bad order must not stop the others
+            _logger.exception("Order %s could not be exported", self.name)
+            error = self.env._("The order could not be exported: %(error)s", error=str(exc))
+        duration = (time.monotonic() - start) * 1000
+        attempts = self.oms_export_attempts + 1
+        now = fields.Datetime.now()
+        if error:
+            backoff = self._oms_export_backoff[min(attempts, len(self._oms_export_backoff)) - 1]
+            self.write(
+                {
+                    "oms_export_state": "failed",
+                    "oms_export_error": error,
+                    "oms_export_attempts": attempts,
+                    "oms_export_next_try": now + timedelta(minutes=backoff),
+                }
+            )
+        else:
+            self.write(
+                {
+                    "oms_export_state": "done",
+                    "oms_export_date": now,
+                    "oms_export_error": False,
+                    "oms_export_attempts": attempts,
+                    "oms_export_next_try": False,
+                }
+            )
+        return {
+            "company_id": company.id,
+            "direction": "outgoing",
+            "endpoint": url,
+            "reference": key,
+            "status_code": status,
+            "duration": duration,
+            "error": error,
+            "order_id": self.id,
+        }
+
+    def _oms_export_idempotency_key(self):
+        self.ensure_one()
+        return f"{self.name}-{self.oms_export_revision}"
+
+    def _oms_export_body(self):
+        self.ensure_one()
+        payload = self._oms_prepare_export_payload()
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _oms_prepare_export_payload(self):
+        """The order as the external system receives it (documented in README.md).
+        Reads go through the recordset's prefetch: a chunk of orders costs the same
+        number of queries as one."""
+        self.ensure_one()
+        currency = self.currency_id
+
+        def amount(value):
+            return currency.round(value)
+
+        def timestamp(value):
+            return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+        def address(partner):
+            return {
+                "id": partner.id,
+                "name": partner.name or partner.commercial_company_name or "",
+                "company": partner.commercial_company_name or None,
+                "street": partner.street or None,
+                "street2": partner.street2 or None,
+                "zip": partner.zip or None,
+                "city": partner.city or None,
+                "state": partner.state_id.code or None,
+                "country": partner.country_id.code or None,
+                "email": partner.email or None,
+                "phone": partner.phone or partner.mobile or None,
+            }
+
+        if currency.compare_amounts(self.oms_amount_paid, self.amount_total) >= 0:
+            payment_state = "paid"
+        elif currency.compare_amounts(self.oms_amount_paid, 0.0) > 0:
+            payment_state = "partial"
+        else:
+            payment_state = "not_paid"
+        customer = self.partner_id
+        return {
+            "order": self.name,
+            "revision": self.oms_export_revision,
+            "reference": self.client_order_ref or None,
+            "company": self.company_id.name,
+            "status": self.oms_state,
+            "date_order": timestamp(self.date_order),
+            "date_created": timestamp(self.create_date),
+            "currency": currency.name,
+            "customer": {
+                "id": customer.id,
+                "ref": customer.ref or None,
+                "name": customer.name or "",
+                "email": customer.email or None,
+                "phone": customer.phone or customer.mobile or None,
+                "vat": customer.vat or None,
+            },
+            "invoice_address": address(self.partner_invoice_id),
+            "delivery_address": address(self.partner_shipping_id),
+            "carrier": self.carrier_id.name or None,
+            "customer_note": self.oms_customer_note or None,
+            "lines": [
+                {
+                    "id": line.id,
+                    "sku": line.product_id.default_code or None,
+                    "barcode": line.product_id.barcode or None,
+                    "product": line.product_id.name or None,
+                    "description": line.name,
+                    "quantity": line.product_uom_qty,
+                    "quantity_cancelled": line.oms_qty_cancelled,
+                    "unit": line.product_uom.name,
+                    "price_unit": line.price_unit,
+                    "discount": line.discount,
+                    "subtotal": amount(line.price_subtotal),
+                    "tax": amount(line.price_tax),
+                    "total": amount(line.price_total),
+                    "is_delivery": line.is_delivery,
+                }
+                for line in self.order_line
+                if not line.display_type
+            ],
+            "totals": {
+                "untaxed": amount(self.amount_untaxed),
+                "tax": amount(self.amount_tax),
+                "total": amount(self.amount_total),
+                "paid": amount(self.oms_amount_paid),
+            },
+            "payment_state": payment_state,
+        }

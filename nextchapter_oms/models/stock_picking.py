@@ -378,3 +378,134 @@ class StockPicking(models.Model):
             move.picked = True
         return_picking.with_context(skip_sms=True, cancel_backorder=True)._action_done()
         return return_picking
+
+    # ---- Integrations ----
+
+    oms_tracking_source = fields.Selection(
+        [("manual", "Manual"), ("import", "Import")],
+        string="Tracking Source",
+        compute="_compute_oms_tracking_source",
+        store=True,
+        readonly=False,
+        copy=False,
+        help="Manual: the tracking was entered in Odoo. Import: a carrier or middleware "
+        "sent it to /oms/tracking.",
+    )
+    oms_tracking_date = fields.Datetime(
+        string="Tracking Updated On",
+        compute="_compute_oms_tracking_source",
+        store=True,
+        readonly=False,
+        copy=False,
+    )
+    oms_delivered_date = fields.Datetime(
+        string="Delivered On",
+        copy=False,
+        readonly=True,
+        tracking=True,
+        help="When the carrier reported the shipment as delivered.",
+    )
+
+    @api.depends("carrier_tracking_ref", "oms_tracking_url")
+    def _compute_oms_tracking_source(self):
+        # a change made in Odoo; the import writes its own source with the tracking
+        now = fields.Datetime.now()
+        for picking in self:
+            if picking.carrier_tracking_ref or picking.oms_tracking_url:
+                picking.oms_tracking_source = "manual"
+                picking.oms_tracking_date = now
+            else:
+                picking.oms_tracking_source = False
+                picking.oms_tracking_date = False
+
+    @api.model
+    def _oms_find_tracking_shipment(self, shipment, order_name, tracking_ref, status, companies):
+        """The outgoing shipment a tracking entry is about, among the companies'
+        shipments: by its number, or by its order's number when that designates a
+        single shipment. Empty when unknown; UserError when ambiguous."""
+        domain = [
+            ("picking_type_code", "=", "outgoing"),
+            ("company_id", "in", companies.ids),
+        ]
+        if shipment:
+            return self.search([*domain, ("name", "=", shipment)], limit=1)
+        order = self.env["sale.order"].search(
+            [("name", "=", order_name), ("company_id", "in", companies.ids)], limit=1
+        )
+        shipments = self.search([*domain, ("sale_id", "=", order.id)]) if order else self
+        if not shipments:
+            return shipments
+        same_ref = shipments.filtered(
+            lambda p: tracking_ref and p.carrier_tracking_ref == tracking_ref
+        )
+        if len(same_ref) == 1:
+            return same_ref
+        if status == "delivered":
+            candidates = shipments.filtered(
+                lambda p: p.oms_shipment_state == "shipped" and not p.oms_delivered_date
+            ) or shipments.filtered(lambda p: p.oms_shipment_state == "not_shipped")
+        else:
+            candidates = shipments.filtered(lambda p: p.oms_shipment_state == "not_shipped")
+        if len(candidates) == 1:
+            return candidates
+        raise UserError(
+            self.env._(
+                "Order %(order)s has no single shipment to apply this tracking to: "
+                "give the shipment number.",
+                order=order.name,
+            )
+        )
+
+    def _oms_apply_tracking(self, status, tracking_ref=False, tracking_url=False, date=False):
+        """Apply a carrier's tracking message: tracking number and URL, then the
+        status. Ships through the Fulfilment actions (e-mailing the customer when the
+        company asks for it). Returns True when something changed: a replayed message
+        changes nothing."""
+        self.ensure_one()
+        if self.state == "cancel" or self.oms_cancelled_after_shipping:
+            raise UserError(self.env._("Shipment %(name)s is cancelled.", name=self.name))
+        now = fields.Datetime.now()
+        vals = {}
+        if tracking_ref and tracking_ref != self.carrier_tracking_ref:
+            vals["carrier_tracking_ref"] = tracking_ref
+        if tracking_url and tracking_url != self.oms_tracking_url:
+            vals["oms_tracking_url"] = tracking_url
+        if status == "pre_announced" and self.state != "done" and not self.oms_pre_announced_date:
+            vals["oms_pre_announced_date"] = date or now
+        changed = bool(vals)
+        if vals:
+            vals.update(oms_tracking_source="import", oms_tracking_date=now)
+            self.write(vals)
+        if status in ("shipped", "delivered") and self.state != "done":
+            if not self._oms_has_reserved_quantity():
+                self.action_assign()
+            if self.company_id.oms_tracking_email:
+                self.action_oms_ship_and_email()
+            else:
+                self.action_oms_ship()
+            if self.state != "done":
+                raise UserError(
+                    self.env._("Shipment %(name)s could not be shipped.", name=self.name)
+                )
+            changed = True
+        if status == "delivered" and not self.oms_delivered_date:
+            self.oms_delivered_date = date or now
+            changed = True
+        if changed:
+            self.write({"oms_tracking_source": "import", "oms_tracking_date": now})
+            self.message_post(
+                body=self.env._(
+                    "Track & trace imported: %(status)s, tracking number %(ref)s.",
+                    status=dict(self._oms_tracking_statuses())[status],
+                    ref=self.carrier_tracking_ref or "-",
+                )
+            )
+        return changed
+
+    @api.model
+    def _oms_tracking_statuses(self):
+        return [
+            ("pre_announced", self.env._("pre-announced")),
+            ("shipped", self.env._("shipped")),
+            ("delivered", self.env._("delivered")),
+        ]

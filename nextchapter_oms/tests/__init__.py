@@ -9,3 +9,5 @@ from . import test_money_refund
 from . import test_money_concurrency
 from . import test_returns_process
 from . import test_returns_portal
+from . import test_integrations_export
+from . import test_integrations_tracking
