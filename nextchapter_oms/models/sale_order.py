@@ -760,9 +760,7 @@ class SaleOrder(models.Model):
     @api.depends("state", "order_line.qty_delivered")
     def _compute_oms_can_return(self):
         returnable = self.env["oms.return"]._oms_get_returnable_quantities(
-            self.order_line.filtered(
-                lambda line: not line.display_type and not line.is_delivery
-            )
+            self.order_line.filtered(lambda line: not line.display_type and not line.is_delivery)
         )
         for order in self:
             order.oms_can_return = order.state == "sale" and any(
@@ -774,9 +772,7 @@ class SaleOrder(models.Model):
         self.ensure_one()
         if not self.oms_can_return:
             raise UserError(
-                self.env._(
-                    "Order %(order)s has no shipped items left to return.", order=self.name
-                )
+                self.env._("Order %(order)s has no shipped items left to return.", order=self.name)
             )
         return {
             "type": "ir.actions.act_window",
