@@ -19,5 +19,6 @@ scripts=("$@")
 for script in "${scripts[@]}"; do
   [ -f "$script" ] || continue
   echo "== $script"
-  "${ODOO[@]}" shell --no-http --log-level=warn < "$script"
+  # the subcommand goes right after odoo-bin (indices 0-3: env, PYTHONPATH, python, odoo-bin)
+  "${ODOO[@]:0:4}" shell "${ODOO[@]:4}" --no-http --log-level=warn < "$script"
 done

@@ -51,16 +51,12 @@ class AccountMove(models.Model):
                 )
             )
             if refunded:
-                pairs = [
-                    (move, reverse)
-                    for move, reverse in zip(self, reverse_moves, strict=True)
-                    if reverse not in refunded
-                ]
-                if not pairs:
-                    return reverse_moves
-                moves = self.browse([move.id for move, _reverse in pairs])
-                others = reverse_moves.browse([reverse.id for _move, reverse in pairs])
-                super(AccountMove, moves)._reconcile_reversed_moves(others, move_reverse_cancel)
+                # pair each other reversal with the move it reverses (``self`` holds each
+                # reversed move once, however many reversals it has)
+                for reverse in reverse_moves - refunded:
+                    super(AccountMove, reverse.reversed_entry_id)._reconcile_reversed_moves(
+                        reverse, move_reverse_cancel
+                    )
                 return reverse_moves
         return super()._reconcile_reversed_moves(reverse_moves, move_reverse_cancel)
 
@@ -137,13 +133,15 @@ class AccountMove(models.Model):
     def _oms_check_credit_ceiling(self, credit_note_orders):
         """Lock the orders and refuse when these draft credit notes, once posted, would
         take an order's credited amount above what was paid for it."""
-        orders = self.env["sale.order"]
+        # sudo: whoever posts (an accountant, customer service) gets the same verdict, which
+        # only reads the order's payments and credit notes
+        orders = self.env["sale.order"].sudo()
         for linked in credit_note_orders.values():
             orders |= linked
         orders.sorted("id")._oms_lock_for_credit()
         extra_by_order = defaultdict(float)
         for move, linked in credit_note_orders.items():
             for order, amount in move._oms_get_amounts_by_order(linked).items():
-                extra_by_order[order] += amount
+                extra_by_order[order.sudo()] += amount
         # the draft credit notes themselves are counted through extra_by_order only
         orders._oms_check_credit_ceilings(extra_by_order)

@@ -60,14 +60,15 @@ class ResConfigSettings(models.TransientModel):
         if not cron or not self.env.user.has_group("nextchapter_oms.group_oms_manager"):
             return
         for settings in self:
+            cron_sudo = cron.sudo()
             values = {
                 "interval_number": max(settings.oms_refund_batch_interval_number, 1),
                 "interval_type": settings.oms_refund_batch_interval_type or "days",
+                "nextcall": settings.oms_refund_batch_nextcall or cron_sudo.nextcall,
             }
-            if settings.oms_refund_batch_nextcall:
-                values["nextcall"] = settings.oms_refund_batch_nextcall
-            cron.sudo().write(values)
-
+            changed = {name: value for name, value in values.items() if cron_sudo[name] != value}
+            if changed:
+                cron_sudo.write(changed)
 
     # Returns settings go below this line.
 

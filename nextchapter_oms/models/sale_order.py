@@ -620,22 +620,20 @@ class SaleOrder(models.Model):
             result[order_id] = self.env["account.move"].browse(move_ids)
         return result
 
-    def _oms_get_amounts_credited(self, moves_by_order=None, extra_moves=None):
+    def _oms_get_amounts_credited(self, moves_by_order=None):
         """Posted customer credit notes per order, in the order currency.
 
         A credit note linked to one order counts in full for it. One spanning several orders
         counts its lines linked to each order; lines linked to none count for each of them
-        (never less than credited). ``extra_moves`` are draft credit notes about to be
-        posted, counted as if they were."""
+        (never less than credited)."""
         result = defaultdict(float)
         if moves_by_order is None:
             moves_by_order = self._oms_get_linked_moves()
-        extra_moves = extra_moves or self.env["account.move"]
         credit_note_orders = defaultdict(lambda: self.env["sale.order"])
         for order in self:
             moves = moves_by_order.get(order.id, self.env["account.move"])
             for move in moves.filtered(
-                lambda m: m.move_type == "out_refund" and (m.state == "posted" or m in extra_moves)
+                lambda m: m.move_type == "out_refund" and m.state == "posted"
             ):
                 credit_note_orders[move] |= order
         for move, orders in credit_note_orders.items():
@@ -683,12 +681,12 @@ class SaleOrder(models.Model):
             SQL("UPDATE sale_order SET write_date = write_date WHERE id IN %s", tuple(self.ids))
         )
 
-    def _oms_check_credit_ceilings(self, extra_by_order, extra_moves=None, strict=False):
+    def _oms_check_credit_ceilings(self, extra_by_order, strict=False):
         """Check ``{order: extra amount in order currency}`` against the ceiling (rows
         must be locked by the caller)."""
         orders = self.browse([order.id for order in extra_by_order])
         paid_by_order = orders._oms_get_amounts_paid()
-        credited_by_order = orders._oms_get_amounts_credited(extra_moves=extra_moves)
+        credited_by_order = orders._oms_get_amounts_credited()
         for order in orders:
             extra = extra_by_order.get(order, 0.0)
             paid = paid_by_order.get(order.id, 0.0)

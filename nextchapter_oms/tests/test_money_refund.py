@@ -3,7 +3,7 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from odoo.addons.payment_demo.models.payment_transaction import (
     PaymentTransaction as DemoTransaction,
@@ -369,3 +369,21 @@ class TestMoneyRefund(MoneyCommon):
         with self.assertRaises(AccessError):
             refund.with_user(self.oms_user).action_cancel()
         self.assertEqual(order.with_user(self.oms_user).oms_refund_count, 1)
+
+    def test_settings(self):
+        self.assertEqual(
+            self.env["res.company"].create({"name": "New Shop"}).oms_refund_mode, "manual"
+        )
+        with Form(self.env["res.config.settings"]) as settings_form:
+            settings_form.oms_refund_mode = "batch"
+            settings_form.oms_refund_batch_interval_number = 6
+            settings_form.oms_refund_batch_interval_type = "hours"
+            settings_form.oms_refund_four_eyes = True
+            settings_form.oms_refund_journal_id = self.bank_journal
+            settings = settings_form.save()
+        settings.execute()
+        self.assertEqual(self.company.oms_refund_mode, "batch")
+        self.assertTrue(self.company.oms_refund_four_eyes)
+        self.assertEqual(self.company.oms_refund_journal_id, self.bank_journal)
+        self.assertEqual(self.batch_cron.interval_number, 6)
+        self.assertEqual(self.batch_cron.interval_type, "hours")
