@@ -5,6 +5,8 @@ from . import sale_order_line
 from . import stock_picking
 from . import res_company
 from . import res_config_settings
+from . import oms_allocation
+from . import stock_move_line
 from . import oms_integration_log
 from . import oms_return_reason
 from . import oms_return_notice

@@ -11,6 +11,21 @@ class ResCompany(models.Model):
 
     # Fulfilment settings (oms_allocation_policy …) go below this line.
 
+    oms_allocation_policy = fields.Selection(
+        [
+            ("single_warehouse", "Single warehouse"),
+            ("split_by_stock", "Split by stock"),
+        ],
+        string="Allocation Policy",
+        required=True,
+        default="single_warehouse",
+        help="Single warehouse: Odoo's own behaviour, the whole order ships from the "
+        "order's warehouse.\n"
+        "Split by stock: one warehouse ships the whole order when it can, else each line "
+        "is sourced from the warehouses that have it (in the warehouses' sequence); what "
+        "no warehouse has waits as a backorder in the first warehouse.",
+    )
+
     # Money settings (oms_refund_mode …) go below this line.
 
     oms_refund_mode = fields.Selection(

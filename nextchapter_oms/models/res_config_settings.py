@@ -13,6 +13,10 @@ class ResConfigSettings(models.TransientModel):
 
     # Fulfilment settings go below this line.
 
+    oms_allocation_policy = fields.Selection(
+        related="company_id.oms_allocation_policy", readonly=False
+    )
+
     # Money settings go below this line.
 
     oms_refund_mode = fields.Selection(related="company_id.oms_refund_mode", readonly=False)

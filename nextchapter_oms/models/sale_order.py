@@ -475,6 +475,122 @@ class SaleOrder(models.Model):
             pickings.with_context(cancel_backorder=False)._action_done()
         orders["cancelled"]._action_cancel()
 
+    # ---- Fulfilment ----
+
+    oms_allocation_ids = fields.One2many(
+        "oms.allocation", "order_id", string="Allocations", readonly=True
+    )
+    oms_allocation_count = fields.Integer(
+        string="Allocation Count", compute="_compute_oms_allocation_count"
+    )
+    oms_pick_line_ids = fields.Many2many(
+        "stock.move.line",
+        string="Pick Lines",
+        compute="_compute_oms_pick_line_ids",
+        help="What the warehouse picks for the open shipments, by bin location.",
+    )
+    oms_pick_line_count = fields.Integer(
+        string="Pick Line Count", compute="_compute_oms_pick_line_ids"
+    )
+    oms_can_allocate = fields.Boolean(string="Can Allocate", compute="_compute_oms_can_allocate")
+
+    @api.depends("oms_allocation_ids")
+    def _compute_oms_allocation_count(self):
+        for order in self:
+            order.oms_allocation_count = len(order.oms_allocation_ids)
+
+    @api.depends("picking_ids.move_line_ids", "picking_ids.state")
+    def _compute_oms_pick_line_ids(self):
+        for order in self:
+            lines = order.picking_ids.filtered(
+                lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
+            ).move_line_ids.sorted(lambda ml: (ml.location_id.complete_name or "", ml.id))
+            order.oms_pick_line_ids = lines
+            order.oms_pick_line_count = len(lines)
+
+    @api.depends("state", "locked", "order_line.oms_qty_to_ship")
+    def _compute_oms_can_allocate(self):
+        for order in self:
+            order.oms_can_allocate = (
+                order.state == "sale"
+                and not order.locked
+                and any(line.oms_qty_to_ship > 0 for line in order.order_line)
+            )
+
+    def action_oms_allocate(self):
+        """Allocate again what is neither reserved nor shipped (e.g. after stock
+        arrived). Idempotent."""
+        self.env["oms.allocation"]._oms_check_access()
+        for order in self:
+            if order.state == "cancel":
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s is cancelled: it cannot be allocated.",
+                        order=order.name,
+                    )
+                )
+            if order.state != "sale":
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s is not confirmed: confirm it to allocate it.",
+                        order=order.name,
+                    )
+                )
+            if order.locked:
+                raise UserError(
+                    self.env._(
+                        "Order %(order)s is locked: unlock it to allocate it.",
+                        order=order.name,
+                    )
+                )
+        self._oms_lock_rows()
+        before = {order.id: order._oms_allocation_snapshot() for order in self}
+        self.env["oms.allocation"]._oms_reallocate(self)
+        self.env.flush_all()
+        for order in self:
+            order.invalidate_recordset(["oms_allocation_ids"])
+            if order._oms_allocation_snapshot() != before[order.id]:
+                order.message_post(body=self.env["oms.allocation"]._oms_summary(order))
+        return True
+
+    def action_oms_view_allocations(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "nextchapter_oms.oms_allocation_action"
+        )
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {"search_default_group_warehouse": 1}
+        return action
+
+    def action_oms_view_pick_lines(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "nextchapter_oms.stock_move_line_action_pick_list"
+        )
+        action["domain"] = [("id", "in", self.oms_pick_line_ids.ids)]
+        action["context"] = {"search_default_group_picking": 1}
+        return action
+
+    def action_oms_print_pick_list(self):
+        self.ensure_one()
+        shipments = self.picking_ids.filtered(
+            lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
+        )
+        if not shipments:
+            raise UserError(
+                self.env._("Order %(order)s has no open shipment to pick.", order=self.name)
+            )
+        return self.env.ref("nextchapter_oms.action_report_oms_pick_list").report_action(
+            shipments, config=False
+        )
+
+    def _oms_allocation_snapshot(self):
+        self.ensure_one()
+        return sorted(
+            (alloc.sale_line_id.id, alloc.warehouse_id.id, alloc.quantity, alloc.state)
+            for alloc in self.oms_allocation_ids
+        )
+
     # ---- Money ----
 
     oms_invoice_ids = fields.Many2many(

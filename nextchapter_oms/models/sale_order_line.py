@@ -90,3 +90,84 @@ class SaleOrderLine(models.Model):
                     chained.product_uom_qty -= reduce
                     chained._action_assign()
             remaining -= move.product_uom._compute_quantity(reduce, self.product_uom)
+
+    # ---- Fulfilment ----
+
+    oms_allocation_ids = fields.One2many(
+        "oms.allocation", "sale_line_id", string="Allocations", readonly=True
+    )
+
+    def _action_launch_stock_rule(self, previous_product_uom_qty=False):
+        """With the ``split_by_stock`` policy each line's quantity to procure is planned
+        over the warehouses first (one stock read for the whole batch); each
+        warehouse's share then becomes a procurement in that warehouse, so that Odoo's
+        own rules create its moves in that warehouse's delivery."""
+        if self.env.context.get("skip_procurement") or self.env.context.get("oms_plan_token"):
+            return super()._action_launch_stock_rule(previous_product_uom_qty)
+        allocation_model = self.env["oms.allocation"]
+        split_lines = self.filtered(
+            lambda line: line.company_id.oms_allocation_policy == "split_by_stock"
+        )
+        if not split_lines:
+            res = super()._action_launch_stock_rule(previous_product_uom_qty)
+            allocation_model._oms_sync(self)
+            return res
+        demands = split_lines._oms_get_procurement_demands()
+        plans = self.env.cr.cache.setdefault("oms_allocation_plans", {})
+        token = max(plans, default=0) + 1
+        plans[token] = allocation_model._oms_plan(demands)
+        try:
+            res = super(
+                SaleOrderLine, self.with_context(oms_plan_token=token)
+            )._action_launch_stock_rule(previous_product_uom_qty)
+        finally:
+            plans.pop(token, None)
+        allocation_model._oms_sync(self)
+        return res
+
+    def _create_procurements(self, product_qty, procurement_uom, origin, values):
+        token = self.env.context.get("oms_plan_token")
+        plan = self.env.cr.cache.get("oms_allocation_plans", {}).get(token) if token else None
+        shares = plan.get(self.id) if plan else None
+        if not shares:
+            return super()._create_procurements(product_qty, procurement_uom, origin, values)
+        procurements = []
+        warehouses = self.env["stock.warehouse"].browse([share[0] for share in shares])
+        remaining = product_qty
+        product_uom = self.product_id.uom_id
+        for index, (warehouse, (_wh_id, quantity, _missing)) in enumerate(
+            zip(warehouses, shares, strict=True)
+        ):
+            if index == len(shares) - 1:
+                share_qty = remaining
+            else:
+                share_qty = product_uom._compute_quantity(quantity, procurement_uom)
+            remaining -= share_qty
+            procurements += super()._create_procurements(
+                share_qty, procurement_uom, origin, dict(values, warehouse_id=warehouse)
+            )
+        return procurements
+
+    def _oms_get_procurement_demands(self):
+        """What each line still has to procure, in the product's unit, per order;
+        lines whose quantity went down get their open moves lowered instead."""
+        demands = {}
+        precision = self.env["decimal.precision"].precision_get("Product Unit of Measure")
+        for line in self:
+            if (
+                line.state != "sale"
+                or line.order_id.locked
+                or line.product_id.type != "consu"
+                or not line.product_id.is_storable
+            ):
+                continue
+            to_procure = line.product_uom_qty - line._get_qty_procurement()
+            if float_compare(to_procure, 0.0, precision_digits=precision) < 0:
+                line._oms_reduce_open_moves(-to_procure)
+                continue
+            if float_compare(to_procure, 0.0, precision_digits=precision) == 0:
+                continue
+            demands.setdefault(line.order_id, []).append(
+                (line, line.product_uom._compute_quantity(to_procure, line.product_id.uom_id))
+            )
+        return demands

@@ -50,7 +50,7 @@ class StockPicking(models.Model):
         help="Number of packages of this shipment. Editable until the shipment is done.",
     )
     oms_tracking_url = fields.Char(
-        string="Tracking URL",
+        string="Track & Trace URL",
         copy=False,
         tracking=True,
         help="Track & trace URL entered by hand or imported from the carrier. "
@@ -102,9 +102,7 @@ class StockPicking(models.Model):
             outgoing = picking.picking_type_code == "outgoing"
             is_open = picking.state not in ("done", "cancel")
             order_open = picking.sale_id.state != "cancel"
-            picking.oms_can_ship = (
-                outgoing and is_open and picking._oms_has_reserved_quantity()
-            )
+            picking.oms_can_ship = outgoing and is_open and picking._oms_has_reserved_quantity()
             picking.oms_can_pre_announce = outgoing and is_open
             picking.oms_can_cancel = outgoing and is_open and order_open
             picking.oms_can_cancel_shipped = (
@@ -128,8 +126,8 @@ class StockPicking(models.Model):
 
     def write(self, vals):
         if "oms_package_count" in vals:
-            for picking in self:
-                if picking.state == "done" and picking.oms_package_count != vals["oms_package_count"]:
+            for picking in self.filtered(lambda p: p.state == "done"):
+                if picking.oms_package_count != vals["oms_package_count"]:
                     raise UserError(
                         self.env._(
                             "Shipment %(name)s is done: its number of packages can no "
@@ -185,8 +183,10 @@ class StockPicking(models.Model):
             carrier = picking.carrier_id
             sent = False
             # an announced shipment keeps its tracking number: a retry never books twice
-            if carrier and picking._oms_carrier_has_integration() and not (
-                picking.oms_pre_announced_date and picking.carrier_tracking_ref
+            if (
+                carrier
+                and picking._oms_carrier_has_integration()
+                and not (picking.oms_pre_announced_date and picking.carrier_tracking_ref)
             ):
                 picking.send_to_shipper()
                 sent = True
@@ -240,9 +240,7 @@ class StockPicking(models.Model):
             picking._oms_check_order_not_cancelled()
             if picking.picking_type_code != "outgoing" or not picking.sale_id:
                 raise UserError(
-                    self.env._(
-                        "%(name)s is not a shipment of a sales order.", name=picking.name
-                    )
+                    self.env._("%(name)s is not a shipment of a sales order.", name=picking.name)
                 )
             if picking.state != "done":
                 raise UserError(
@@ -268,8 +266,9 @@ class StockPicking(models.Model):
             order = picking.sale_id
             order.order_line._action_launch_stock_rule()
             new_shipments = order.picking_ids.filtered(
-                lambda p, picking=picking: p.oms_shipment_state == "not_shipped"
-                and p.id > picking.id
+                lambda p, picking=picking: (
+                    p.oms_shipment_state == "not_shipped" and p.id > picking.id
+                )
             )
             body = self.env._(
                 "Shipment %(name)s cancelled after shipping: its goods went back to stock "
@@ -293,9 +292,7 @@ class StockPicking(models.Model):
     def _oms_has_reserved_quantity(self):
         self.ensure_one()
         return any(
-            move.quantity > 0
-            for move in self.move_ids
-            if move.state not in ("done", "cancel")
+            move.quantity > 0 for move in self.move_ids if move.state not in ("done", "cancel")
         )
 
     def _oms_carrier_has_integration(self):
@@ -319,21 +316,15 @@ class StockPicking(models.Model):
         for picking in self:
             if picking.picking_type_code != "outgoing":
                 raise UserError(
-                    self.env._(
-                        "%(name)s is not a shipment to a customer.", name=picking.name
-                    )
+                    self.env._("%(name)s is not a shipment to a customer.", name=picking.name)
                 )
             if picking.state in ("done", "cancel"):
                 raise UserError(
-                    self.env._(
-                        "Shipment %(name)s is already done or cancelled.", name=picking.name
-                    )
+                    self.env._("Shipment %(name)s is already done or cancelled.", name=picking.name)
                 )
             if not picking._oms_has_reserved_quantity():
                 raise UserError(
-                    self.env._(
-                        "Shipment %(name)s has nothing reserved to ship.", name=picking.name
-                    )
+                    self.env._("Shipment %(name)s has nothing reserved to ship.", name=picking.name)
                 )
 
     def _oms_send_shipment_email(self):
@@ -368,9 +359,7 @@ class StockPicking(models.Model):
             has_quantity = has_quantity or line.quantity > 0
         if not has_quantity:
             raise UserError(
-                self.env._(
-                    "Everything shipped with %(name)s was already returned.", name=self.name
-                )
+                self.env._("Everything shipped with %(name)s was already returned.", name=self.name)
             )
         return_picking = wizard._create_return()
         for move in return_picking.move_ids:

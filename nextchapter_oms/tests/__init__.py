@@ -4,6 +4,8 @@ from . import test_access
 from . import test_i18n
 from . import test_ui_tour
 from . import test_fulfilment_shipment
+from . import test_fulfilment_allocation
+from . import test_fulfilment_pick
 from . import test_money_ceiling
 from . import test_money_refund
 from . import test_money_concurrency

@@ -158,9 +158,7 @@ class TestFulfilmentShipment(OmsCommon):
         picking.action_oms_pre_announce()
         self.assertTrue(picking.oms_pre_announced_date)
         self.assertFalse(picking.carrier_tracking_ref, "a fixed-price carrier is not called")
-        self.assertIn(
-            "Shipment pre-announced for carrier PostNL.", picking.message_ids[0].body
-        )
+        self.assertIn("Shipment pre-announced for carrier PostNL.", picking.message_ids[0].body)
         picking.action_oms_ship()
         self.assertFalse(picking.oms_can_pre_announce)
         with self.assertRaises(UserError) as error:
