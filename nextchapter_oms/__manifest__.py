@@ -43,5 +43,6 @@
     "demo": [
         "demo/nextchapter_oms_demo.xml",
         "demo/oms_return_demo.xml",
+        "demo/money_demo.xml",
     ],
 }

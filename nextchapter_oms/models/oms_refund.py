@@ -644,6 +644,50 @@ class OmsRefund(models.Model):
         return self.env["payment.transaction"]
 
     # ------------------------------------------------------------------
+    # Demo data
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _oms_demo_prepare(self):
+        """Credit notes and refunds in each status on the paid demo orders (paid by bank
+        transfer, so refunds are paid out on the payout journal)."""
+        company = self.env.company
+        company.oms_refund_journal_id = self.env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+        )
+
+        def credit(xmlid, amount, reason):
+            order = self.env.ref(f"nextchapter_oms.{xmlid}")
+            invoice = order._oms_get_invoices().filtered(lambda m: m.state == "posted")[-1:]
+            wizard = self.env["oms.credit.note.create"].create(
+                {
+                    "order_id": order.id,
+                    "invoice_id": invoice.id,
+                    "credit_type": "amount",
+                    "amount": amount,
+                    "reason": reason,
+                }
+            )
+            credit_note = self.env["account.move"].browse(wizard.action_create()["res_id"])
+            return credit_note.sudo().oms_refund_ids
+
+        # manual approval (the default mode): one waiting, one approved and paid out
+        credit("sale_order_awaiting_shipment_demo", 5.0, "Late delivery, goodwill")
+        done = credit("sale_order_shipped_demo", 10.0, "Damaged cover")
+        done.action_approve()
+        done._oms_execute()
+        # batch: one queued for the next batch, one cancelled before it
+        company.oms_refund_mode = "batch"
+        credit("sale_order_shipped_demo", 4.0, "Price match")
+        credit("sale_order_shipped_demo", 3.0, "Entered twice").action_cancel()
+        # a payout that failed: no payout journal at that time
+        company.oms_refund_mode = "automatic"
+        journal = company.oms_refund_journal_id
+        company.oms_refund_journal_id = False
+        credit("sale_order_awaiting_shipment_demo", 2.5, "Missing bookmark")._oms_execute()
+        company.write({"oms_refund_mode": "manual", "oms_refund_journal_id": journal.id})
+
+    # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
 
@@ -681,12 +725,13 @@ class OmsRefund(models.Model):
         # never sends a refund twice, and one failing chunk does not undo the others. Tests run
         # in one transaction that must never be committed, so there the commit is skipped and
         # the same logic runs within the test's transaction.
-        if not modules.module.current_test:
+        # Neither while the module is being installed (demo data).
+        if not modules.module.current_test and self.env.registry.ready:
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _oms_rollback(self):
         # see _oms_commit: a test's transaction is never rolled back from here
-        if not modules.module.current_test:
+        if not modules.module.current_test and self.env.registry.ready:
             self.env.cr.rollback()
 
     def _oms_amount_in_order_currency(self):

@@ -40,6 +40,9 @@ class MoneyCommon(OmsCommon):
         action = wizard.action_create()
         return self.env["account.move"].browse(action["res_id"])
 
+    def _refund_amount(self, credit_note):
+        return self.env["oms.refund"].search([("credit_note_id", "=", credit_note.id)]).amount
+
     def _money_reverse(self, invoice, reason="Odoo reversal"):
         """Reverse an invoice with Odoo's own reversal wizard and post the credit note."""
         reversal = (
@@ -122,6 +125,12 @@ class TestMoneyCeiling(MoneyCommon):
         taxed = credit_note.invoice_line_ids.filtered("tax_ids")
         self.assertEqual(taxed.tax_ids, tax)
         self.assertEqual(order.oms_amount_credited, 60.50)
+        # 10.00 including 21% has no two-decimal price without taxes: a line makes up the cent
+        taxed_order, _invoice, _tx = self._money_paid_order(lines=[(self.product_1, 1)])
+        credit_note = self._money_credit(taxed_order, 10.0)
+        self.assertEqual(credit_note.amount_total, 10.0)
+        self.assertEqual(taxed_order.oms_amount_credited, 10.0)
+        self.assertEqual(self._refund_amount(credit_note), 10.0)
 
     def test_odoo_reversal_above_paid_refused(self):
         order = self._oms_create_order()

@@ -106,6 +106,8 @@ class OmsCreditNoteCreate(models.TransientModel):
         if not line_commands:
             raise UserError(self.env._("Enter an amount or the items to credit."))
         credit_note = self.env["account.move"].create(self._prepare_credit_note_vals(line_commands))
+        if self.credit_type == "amount":
+            self._adjust_rounding(credit_note)
         total = credit_note.amount_total
         if credit_note.currency_id.compare_amounts(total, 0.0) <= 0:
             raise UserError(self.env._("The credit note must credit a positive amount."))
@@ -193,6 +195,31 @@ class OmsCreditNoteCreate(models.TransientModel):
                 Command.create(self._prepare_line_vals(source, self._price_excluded(source, share)))
             )
         return commands
+
+    def _adjust_rounding(self, credit_note):
+        """Unit prices without taxes have two decimals: with taxes excluded from the price
+        the total can miss the amount by a cent or so. A line without taxes makes up the
+        difference, so the credit note credits exactly what was asked."""
+        currency = credit_note.currency_id
+        difference = currency.round(self.amount - credit_note.amount_total)
+        if currency.is_zero(difference):
+            return
+        source = self.invoice_id.invoice_line_ids.filtered(lambda li: li.display_type == "product")
+        credit_note.write(
+            {
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": self.env._("Rounding: %(reason)s", reason=self.reason),
+                            "account_id": source[-1:].account_id.id,
+                            "quantity": 1.0,
+                            "price_unit": difference,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ]
+            }
+        )
 
     def _prepare_line_vals(self, source, price_unit, quantity=1.0, discount=0.0):
         label = source.name or source.product_id.display_name or ""
