@@ -1,6 +1,9 @@
+from lxml import etree
+
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import OmsCommon
 
@@ -265,18 +268,26 @@ class TestFulfilmentAllocation(OmsCommon):
         order = self._oms_create_order(lines=[(self.p_main, 3), (self.p_second, 1)])
         action = self.env.ref("nextchapter_oms.oms_allocation_action")
         self.assertEqual(action.res_model, "oms.allocation")
-        allocation_model = self.allocation_model.with_context(active_test=False)
-        backorders = allocation_model.search(
-            [("order_id", "=", order.id), ("state", "=", "backorder")]
+        arch = etree.fromstring(
+            self.allocation_model.get_view(action.search_view_id.id, "search")["arch"]
         )
-        self.assertEqual(backorders.product_id, self.p_main)
-        groups = allocation_model._read_group(
+
+        def search(filter_name):
+            domain = safe_eval(arch.xpath(f"//filter[@name='{filter_name}']")[0].get("domain"))
+            return self.allocation_model.search([("order_id", "=", order.id), *domain])
+
+        self.assertEqual(search("backorder").product_id, self.p_main)
+        self.assertEqual(search("reserved").product_id, self.p_second)
+        self.assertEqual(len(search("open")), 2)
+        self.assertFalse(search("shipped"))
+        groups = self.allocation_model._read_group(
             [("order_id", "=", order.id)], ["warehouse_id"], ["__count"]
         )
-        self.assertEqual(
-            dict(groups),
-            {self.warehouse: 1, self.warehouse_2: 1},
-        )
+        self.assertEqual(dict(groups), {self.warehouse: 1, self.warehouse_2: 1})
+        # the order form shows the Allocations page and the smart button count
+        with Form(order) as form:
+            self.assertEqual(form.oms_allocation_count, 2)
+            self.assertTrue(form.oms_can_allocate)
 
     # ------------------------------------------------------------------
     # access

@@ -1,7 +1,10 @@
 from unittest.mock import patch
 
+from lxml import etree
+
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import OmsCommon
 
@@ -299,6 +302,36 @@ class TestFulfilmentShipment(OmsCommon):
         self.assertIn(
             "is cancelled: its shipments can no longer be cancelled", str(error.exception)
         )
+
+    def test_shipments_menu_filters_and_search(self):
+        shipped = self._oms_create_order(lines=[(self.product_1, 1)])
+        shipped.picking_ids.action_oms_ship()
+        open_order = self._oms_create_order(lines=[(self.product_2, 1)])
+        cancelled = self._oms_create_order(lines=[(self.product_3, 1)])
+        cancelled.picking_ids.action_oms_cancel()
+        orders = shipped | open_order | cancelled
+        action = self.env.ref("nextchapter_oms.stock_picking_action_shipments")
+        self.assertEqual(safe_eval(action.context)["search_default_not_shipped"], 1)
+        picking_model = self.env["stock.picking"]
+        arch = etree.fromstring(picking_model.get_view(action.search_view_id.id, "search")["arch"])
+        base = [*safe_eval(action.domain), ("sale_id", "in", orders.ids)]
+        for name, order in (
+            ("not_shipped", open_order),
+            ("shipped", shipped),
+            ("cancelled", cancelled),
+        ):
+            domain = safe_eval(arch.xpath(f"//filter[@name='{name}']")[0].get("domain"))
+            self.assertEqual(picking_model.search([*base, *domain]), order.picking_ids, name)
+        fields = {node.get("name") for node in arch.xpath("//field")}
+        self.assertTrue({"name", "sale_id"} <= fields, "searchable by shipment and order")
+        self.assertEqual(
+            picking_model.search([*base, ("sale_id", "ilike", shipped.name)]), shipped.picking_ids
+        )
+        self.assertEqual(
+            picking_model.search([*base, ("name", "=", open_order.picking_ids.name)]),
+            open_order.picking_ids,
+        )
+        self.assertEqual(shipped.oms_shipment_ids, shipped.picking_ids, "Shipments tab")
 
     # ------------------------------------------------------------------
     # access
