@@ -425,18 +425,30 @@ class OmsAllocation(models.Model):
                 if float_compare(quantity, 0.0, precision_rounding=rounding) > 0:
                     demands_by_order[line.order_id].append((line, quantity))
             plan = self._oms_plan(demands_by_order)
+            moves_plan = {}
             for line, moves in unreserved_moves.items():
                 own_warehouses = moves.picking_type_id.warehouse_id.ids
-                to_move = sum(
-                    qty
-                    for warehouse_id, qty, missing in plan.get(line.id, ())
-                    if not missing and warehouse_id not in own_warehouses
+                shares = tuple(
+                    share
+                    for share in plan.get(line.id, ())
+                    if not share[2] and share[0] not in own_warehouses
                 )
+                to_move = sum(share[1] for share in shares)
                 rounding = line.product_id.uom_id.rounding
                 if float_compare(to_move, 0.0, precision_rounding=rounding) > 0:
                     self._oms_release_unreserved(moves, to_move)
+                    moves_plan[line.id] = shares
                     moved_lines |= line
-        # procure what has no open move any more (moved above, or a cancelled shipment)
+            if moved_lines:
+                # procure what was released exactly where the plan found the stock
+                plans = self.env.cr.cache.setdefault("oms_allocation_plans", {})
+                token = max(plans, default=0) + 1
+                plans[token] = moves_plan
+                try:
+                    moved_lines.with_context(oms_plan_token=token)._action_launch_stock_rule()
+                finally:
+                    plans.pop(token, None)
+        # procure what has no open move any more (e.g. a cancelled shipment)
         lines._action_launch_stock_rule()
         return moved_lines
 

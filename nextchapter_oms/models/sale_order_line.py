@@ -131,21 +131,25 @@ class SaleOrderLine(models.Model):
         shares = plan.get(self.id) if plan else None
         if not shares:
             return super()._create_procurements(product_qty, procurement_uom, origin, values)
-        procurements = []
         warehouses = self.env["stock.warehouse"].browse([share[0] for share in shares])
-        remaining = product_qty
-        product_uom = self.product_id.uom_id
-        for index, (warehouse, (_wh_id, quantity, _missing)) in enumerate(
-            zip(warehouses, shares, strict=True)
-        ):
-            if index == len(shares) - 1:
-                share_qty = remaining
-            else:
-                share_qty = product_uom._compute_quantity(quantity, procurement_uom)
-            remaining -= share_qty
-            procurements += super()._create_procurements(
-                share_qty, procurement_uom, origin, dict(values, warehouse_id=warehouse)
-            )
+        quantities = [
+            self.product_id.uom_id._compute_quantity(share[1], procurement_uom) for share in shares
+        ]
+        rounding = procurement_uom.rounding
+        rest = product_qty - sum(quantities)
+        extra = float_compare(rest, 0.0, precision_rounding=rounding) > 0
+        if not extra:
+            # conversion rounding: the last share takes what is left exactly
+            quantities[-1] += rest
+        procurements = []
+        for warehouse, quantity in zip(warehouses, quantities, strict=True):
+            if float_compare(quantity, 0.0, precision_rounding=rounding) > 0:
+                procurements += super()._create_procurements(
+                    quantity, procurement_uom, origin, dict(values, warehouse_id=warehouse)
+                )
+        if extra:
+            # the plan covered part of the quantity (re-allocation): Odoo's default for the rest
+            procurements += super()._create_procurements(rest, procurement_uom, origin, values)
         return procurements
 
     def _oms_get_procurement_demands(self):
