@@ -445,6 +445,10 @@ class OmsRefund(models.Model):
             # it reached the provider (or the journal) before: settle, never send again
             self._oms_settle()
             return
+        if self.transaction_id and not self._oms_transaction_covers(self.transaction_id):
+            # refunded in the meantime (e.g. through Odoo's own wizard): another payment of
+            # the order, or the payout journal
+            self.transaction_id = self._oms_find_refundable_transaction()
         if self.transaction_id:
             try:
                 with self.env.cr.savepoint():
@@ -612,36 +616,36 @@ class OmsRefund(models.Model):
 
     def _oms_find_refundable_transaction(self):
         self.ensure_one()
-        candidates = self.order_id.sudo().transaction_ids.filtered(
-            lambda tx: (
-                tx.state == "done"
-                and tx.operation != "refund"
-                and tx.currency_id == self.currency_id
-                and tx.provider_id.support_refund
-                and tx.provider_id.support_refund != "none"
-                and (
-                    tx.payment_method_id.primary_payment_method_id or tx.payment_method_id
-                ).support_refund
-                not in (False, "none")
-            )
-        )
-        for tx in candidates.sorted("id"):
-            refunded = sum(
-                -child.amount
-                for child in tx.child_transaction_ids
-                if child.operation == "refund" and child.state not in ("cancel", "error")
-            )
-            available = tx.amount - refunded
-            support = tx.provider_id.support_refund
-            method_support = (
-                tx.payment_method_id.primary_payment_method_id or tx.payment_method_id
-            ).support_refund
-            if "full_only" in (support, method_support):
-                if refunded or tx.currency_id.compare_amounts(self.amount, tx.amount) != 0:
-                    continue
-            if tx.currency_id.compare_amounts(available, self.amount) >= 0:
+        for tx in self.order_id.sudo().transaction_ids.sorted("id"):
+            if self._oms_transaction_covers(tx):
                 return tx
         return self.env["payment.transaction"]
+
+    def _oms_transaction_covers(self, tx):
+        """Whether ``tx`` can refund this refund's amount: done, not a refund itself, in the
+        refund's currency, with a provider and payment method that refund, and enough left
+        that was not refunded yet (all of it when they refund in full only)."""
+        self.ensure_one()
+        tx = tx.sudo()
+        method = tx.payment_method_id.primary_payment_method_id or tx.payment_method_id
+        supports = {tx.provider_id.support_refund, method.support_refund}
+        if (
+            tx.state != "done"
+            or tx.operation == "refund"
+            or tx.currency_id != self.currency_id
+            or supports & {False, "none"}
+        ):
+            return False
+        refunded = sum(
+            -child.amount
+            for child in tx.child_transaction_ids
+            if child.operation == "refund" and child.state not in ("cancel", "error")
+        )
+        if "full_only" in supports and (
+            refunded or tx.currency_id.compare_amounts(self.amount, tx.amount) != 0
+        ):
+            return False
+        return tx.currency_id.compare_amounts(tx.amount - refunded, self.amount) >= 0
 
     # ------------------------------------------------------------------
     # Demo data

@@ -758,18 +758,30 @@ class SaleOrder(models.Model):
         return result
 
     def _oms_get_amounts_refunded(self, exclude=None):
-        """Refunds per order that left or are leaving (processing, done), in the order
-        currency, without the refunds in ``exclude``."""
+        """Refunds per order that left or are leaving, in the order currency: OMS refunds
+        processing or done (without those in ``exclude``), plus refunds of the order's payment
+        transactions made outside the OMS (e.g. with Odoo's own refund wizard)."""
         result = defaultdict(float)
-        refunds = (
-            self.env["oms.refund"]
-            .sudo()
-            .search([("order_id", "in", self.ids), ("state", "in", ("processing", "done"))])
-        )
+        all_refunds = self.env["oms.refund"].sudo().search([("order_id", "in", self.ids)])
+        refunds = all_refunds.filtered(lambda r: r.state in ("processing", "done"))
         if exclude:
             refunds -= exclude
         for refund in refunds:
             result[refund.order_id.id] += refund._oms_amount_in_order_currency()
+        oms_refund_txs = all_refunds.refund_transaction_id
+        for order in self.sudo():
+            for tx in order.transaction_ids.child_transaction_ids:
+                if (
+                    tx.operation == "refund"
+                    and tx.state not in ("cancel", "error")
+                    and tx not in oms_refund_txs
+                ):
+                    result[order.id] += tx.currency_id._convert(
+                        -tx.amount,
+                        order.currency_id,
+                        order.company_id,
+                        fields.Date.context_today(order),
+                    )
         return result
 
     def _oms_check_credit_ceiling(self, extra_amount=0.0, strict=False):

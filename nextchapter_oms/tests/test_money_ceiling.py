@@ -135,14 +135,14 @@ class TestMoneyCeiling(MoneyCommon):
     def test_odoo_reversal_above_paid_refused(self):
         order = self._oms_create_order()
         invoice = self._oms_invoice(order)
-        self._oms_register_payment(invoice, amount=200.0)
-        self.assertEqual(order.oms_amount_paid, 200.0)
+        self._oms_register_payment(invoice, amount=249.99)
+        self.assertEqual(order.oms_amount_paid, 249.99)
         credit_note = self._money_reverse(invoice)
-        self.assertEqual(credit_note.amount_total, 250.0)
+        self.assertEqual(credit_note.amount_total, 250.0, "one cent above what was paid")
         with self.assertRaises(UserError) as error:
             credit_note.action_post()
         self.assertIn("cannot be credited", str(error.exception))
-        self.assertIn("200.00", str(error.exception))
+        self.assertIn("249.99", str(error.exception))
         self.assertEqual(credit_note.state, "draft")
         self.assertEqual(order.oms_amount_credited, 0.0)
         self.assertFalse(self.env["oms.refund"].search([("order_id", "=", order.id)]))

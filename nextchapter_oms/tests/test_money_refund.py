@@ -359,6 +359,21 @@ class TestMoneyRefund(MoneyCommon):
         self.assertIn("above the", refund.failure_reason)
         self.assertFalse(tx.child_transaction_ids)
 
+    def test_refunds_outside_the_oms_count_at_execution(self):
+        self._set_mode("batch")
+        order, _invoice, tx = self._money_paid_order()
+        refund = self._refund_of(self._money_credit(order, 100.0))
+        self.assertEqual(refund.transaction_id, tx)
+        # meanwhile 200 of the 250 went back through Odoo's own refund wizard on the payment
+        self.env["payment.refund.wizard"].with_context(
+            active_model="account.payment", active_id=tx.payment_id.id
+        ).create({"payment_id": tx.payment_id.id, "amount_to_refund": 200.0}).action_refund()
+        self.assertEqual(len(tx.child_transaction_ids), 1)
+        self.env["oms.refund"]._cron_process_refunds()
+        self.assertEqual(refund.state, "failed")
+        self.assertIn("above the", refund.failure_reason)
+        self.assertEqual(len(tx.child_transaction_ids), 1, "nothing more was sent")
+
     def test_access_rights(self):
         self._set_mode("manual")
         order, _invoice, _tx = self._money_paid_order()
