@@ -402,3 +402,27 @@ class TestMoneyRefund(MoneyCommon):
         self.assertEqual(self.company.oms_refund_journal_id, self.bank_journal)
         self.assertEqual(self.batch_cron.interval_number, 6)
         self.assertEqual(self.batch_cron.interval_type, "hours")
+
+    def test_refund_views_and_menu_actions(self):
+        self._set_mode("manual")
+        order, _invoice, _tx = self._money_paid_order()
+        refund = self._refund_of(self._money_credit(order, 10.0))
+        views = self.env["oms.refund"].get_views(
+            [(False, "list"), (False, "form"), (False, "search")]
+        )
+        self.assertIn("action_approve", views["views"]["list"]["arch"])
+        self.assertIn("action_retry", views["views"]["list"]["arch"])
+        refund_form = Form(refund.with_user(self.oms_manager))
+        self.assertEqual(refund_form.state, "to_approve")
+        self.assertEqual(refund_form.credit_note_user_id, self.env.user)
+        action = order.action_oms_view_refunds()
+        self.assertEqual(self.env["oms.refund"].search(action["domain"]), refund)
+        for xmlid, state in (
+            ("oms_refund_action_to_approve", "to_approve"),
+            ("oms_refund_action_failed", "failed"),
+            ("oms_refund_action_done", "done"),
+        ):
+            context = self.env.ref(f"nextchapter_oms.{xmlid}").context
+            self.assertIn(f"search_default_{state}", context)
+        self.assertEqual(refund.state, "to_approve")
+        self.assertIn(refund, self.env["oms.refund"].search([("state", "=", "to_approve")]))
