@@ -55,7 +55,6 @@ class ResCompany(models.Model):
         help="A refund cannot be approved by the user who created its credit note.",
     )
 
-
     # Returns settings (oms_return_restock_default …) go below this line.
 
     oms_return_restock_default = fields.Boolean(
