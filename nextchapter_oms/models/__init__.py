@@ -8,6 +8,7 @@ from . import res_config_settings
 from . import oms_allocation
 from . import stock_move_line
 from . import oms_integration_log
+from . import oms_order_document
 from . import oms_return_reason
 from . import oms_return_notice
 from . import oms_return

@@ -15,42 +15,14 @@ RETURN_STATES = [
 class OmsReturn(models.Model):
     _name = "oms.return"
     _description = "Return"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["oms.order.document", "mail.thread", "mail.activity.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
+    _oms_sequence_code = "oms.return"
 
     def _default_restock(self):
         return self.env.company.oms_return_restock_default
 
-    name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default=lambda self: self.env._("New"),
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-    )
-    order_id = fields.Many2one(
-        "sale.order",
-        required=True,
-        index=True,
-        check_company=True,
-        tracking=True,
-        domain="[('state', '=', 'sale')]",
-    )
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        related="order_id.partner_id",
-        store=True,
-        index=True,
-        tracking=True,
-    )
     currency_id = fields.Many2one(related="order_id.currency_id")
     notice_id = fields.Many2one(
         "oms.return.notice",
@@ -177,18 +149,6 @@ class OmsReturn(models.Model):
                         order=ret.order_id.name,
                     )
                 )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if not vals.get("name") or vals["name"] == self.env._("New"):
-                company = self.env["res.company"].browse(
-                    vals.get("company_id") or self.env.company.id
-                )
-                vals["name"] = self.env["ir.sequence"].with_company(company).next_by_code(
-                    "oms.return"
-                ) or self.env._("New")
-        return super().create(vals_list)
 
     def write(self, vals):
         protected = set(vals) & {

@@ -12,39 +12,11 @@ NOTICE_STATES = [
 class OmsReturnNotice(models.Model):
     _name = "oms.return.notice"
     _description = "Return Notice"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["oms.order.document", "mail.thread", "mail.activity.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
+    _oms_sequence_code = "oms.return.notice"
 
-    name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default=lambda self: self.env._("New"),
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-    )
-    order_id = fields.Many2one(
-        "sale.order",
-        required=True,
-        index=True,
-        check_company=True,
-        tracking=True,
-        domain="[('state', '=', 'sale')]",
-    )
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        related="order_id.partner_id",
-        store=True,
-        index=True,
-        tracking=True,
-    )
     line_ids = fields.One2many(
         "oms.return.notice.line", "notice_id", string="Announced Items", copy=True
     )
@@ -96,18 +68,6 @@ class OmsReturnNotice(models.Model):
                 )
                 for row in notice.comparison_ids
             )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if not vals.get("name") or vals["name"] == self.env._("New"):
-                company = self.env["res.company"].browse(
-                    vals.get("company_id") or self.env.company.id
-                )
-                vals["name"] = self.env["ir.sequence"].with_company(company).next_by_code(
-                    "oms.return.notice"
-                ) or self.env._("New")
-        return super().create(vals_list)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_completed(self):

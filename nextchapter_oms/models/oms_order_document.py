@@ -1,0 +1,53 @@
+from odoo import api, fields, models
+
+
+class OmsOrderDocument(models.AbstractModel):
+    """What return notices and returns share: a numbered, per-company document about one
+    confirmed sales order and its customer. ``_oms_sequence_code`` names the sequence."""
+
+    _name = "oms.order.document"
+    _description = "Order Management Document"
+    _check_company_auto = True
+    _oms_sequence_code = None
+
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        readonly=True,
+        copy=False,
+        default=lambda self: self.env._("New"),
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    order_id = fields.Many2one(
+        "sale.order",
+        required=True,
+        index=True,
+        check_company=True,
+        tracking=True,
+        domain="[('state', '=', 'sale')]",
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        related="order_id.partner_id",
+        store=True,
+        index=True,
+        tracking=True,
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("name") or vals["name"] == self.env._("New"):
+                company = self.env["res.company"].browse(
+                    vals.get("company_id") or self.env.company.id
+                )
+                vals["name"] = self.env["ir.sequence"].with_company(company).next_by_code(
+                    self._oms_sequence_code
+                ) or self.env._("New")
+        return super().create(vals_list)
