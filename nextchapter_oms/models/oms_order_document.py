@@ -51,3 +51,46 @@ class OmsOrderDocument(models.AbstractModel):
                     self._oms_sequence_code
                 ) or self.env._("New")
         return super().create(vals_list)
+
+
+class OmsOrderDocumentLine(models.AbstractModel):
+    """What the lines of return notices and returns share: a quantity of one order line,
+    with a reason. The concrete line defines ``order_id`` and ``company_id`` from its
+    document."""
+
+    _name = "oms.order.document.line"
+    _description = "Order Management Document Line"
+    _check_company_auto = True
+
+    # redefined by each concrete line as related to its document
+    company_id = fields.Many2one("res.company")
+    order_id = fields.Many2one("sale.order")
+    sale_line_id = fields.Many2one(
+        "sale.order.line",
+        string="Order Line",
+        required=True,
+        index=True,
+        check_company=True,
+        domain="[('order_id', '=', order_id), ('display_type', '=', False), "
+        "('is_delivery', '=', False), ('is_downpayment', '=', False)]",
+    )
+    product_id = fields.Many2one(
+        "product.product",
+        string="Product",
+        related="sale_line_id.product_id",
+        store=True,
+        index=True,
+    )
+    product_uom_id = fields.Many2one(related="sale_line_id.product_uom", string="Unit")
+    quantity = fields.Float(digits="Product Unit of Measure", required=True, default=1.0)
+    reason_id = fields.Many2one("oms.return.reason", check_company=True)
+    note = fields.Char()
+
+    @api.depends("quantity", "product_id")
+    def _compute_display_name(self):
+        for line in self:
+            line.display_name = self.env._(
+                "%(qty)s x %(product)s",
+                qty=format(line.quantity, "g"),
+                product=line.product_id.display_name or "",
+            )

@@ -621,6 +621,7 @@ class OmsReturn(models.Model):
 
 class OmsReturnLine(models.Model):
     _name = "oms.return.line"
+    _inherit = ["oms.order.document.line"]
     _description = "Return Line"
     _order = "return_id, id"
     _check_company_auto = True
@@ -630,26 +631,6 @@ class OmsReturnLine(models.Model):
     order_id = fields.Many2one(related="return_id.order_id")
     currency_id = fields.Many2one(related="return_id.currency_id")
     state = fields.Selection(related="return_id.state")
-    sale_line_id = fields.Many2one(
-        "sale.order.line",
-        string="Order Line",
-        required=True,
-        index=True,
-        check_company=True,
-        domain="[('order_id', '=', order_id), ('display_type', '=', False), "
-        "('is_delivery', '=', False), ('is_downpayment', '=', False)]",
-    )
-    product_id = fields.Many2one(
-        "product.product",
-        string="Product",
-        related="sale_line_id.product_id",
-        store=True,
-        index=True,
-    )
-    product_uom_id = fields.Many2one(related="sale_line_id.product_uom", string="Unit")
-    quantity = fields.Float(digits="Product Unit of Measure", required=True, default=1.0)
-    reason_id = fields.Many2one("oms.return.reason", check_company=True)
-    note = fields.Char()
     price_unit = fields.Float(
         string="Unit Price",
         compute="_compute_price_unit",
@@ -675,15 +656,6 @@ class OmsReturnLine(models.Model):
         store=True,
         currency_field="currency_id",
     )
-
-    @api.depends("quantity", "product_id")
-    def _compute_display_name(self):
-        for line in self:
-            line.display_name = self.env._(
-                "%(qty)s x %(product)s",
-                qty=format(line.quantity, "g"),
-                product=line.product_id.display_name or "",
-            )
 
     @api.depends("sale_line_id")
     def _compute_price_unit(self):

@@ -193,6 +193,7 @@ class OmsReturnNotice(models.Model):
 
 class OmsReturnNoticeLine(models.Model):
     _name = "oms.return.notice.line"
+    _inherit = ["oms.order.document.line"]
     _description = "Return Notice Line"
     _order = "notice_id, id"
     _check_company_auto = True
@@ -206,35 +207,6 @@ class OmsReturnNoticeLine(models.Model):
     )
     company_id = fields.Many2one(related="notice_id.company_id", store=True, index=True)
     order_id = fields.Many2one(related="notice_id.order_id")
-    sale_line_id = fields.Many2one(
-        "sale.order.line",
-        string="Order Line",
-        required=True,
-        index=True,
-        check_company=True,
-        domain="[('order_id', '=', order_id), ('display_type', '=', False), "
-        "('is_delivery', '=', False), ('is_downpayment', '=', False)]",
-    )
-    product_id = fields.Many2one(
-        "product.product",
-        string="Product",
-        related="sale_line_id.product_id",
-        store=True,
-        index=True,
-    )
-    product_uom_id = fields.Many2one(related="sale_line_id.product_uom", string="Unit")
-    quantity = fields.Float(digits="Product Unit of Measure", required=True, default=1.0)
-    reason_id = fields.Many2one("oms.return.reason", check_company=True)
-    note = fields.Char()
-
-    @api.depends("quantity", "product_id")
-    def _compute_display_name(self):
-        for line in self:
-            line.display_name = self.env._(
-                "%(qty)s x %(product)s",
-                qty=format(line.quantity, "g"),
-                product=line.product_id.display_name or "",
-            )
 
     @api.constrains("quantity", "sale_line_id")
     def _check_quantity(self):
